@@ -1,0 +1,41 @@
+# Two entry points: `make demo` and `make test`. Both install what is missing and are quick
+# the second time (a stamp file tracks pyproject.toml; the TimescaleDB build is cached).
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint install db-up db-down clean
+
+$(STAMP): pyproject.toml
+	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "hazwatch needs Python 3.11")'
+	@$(PY) -m venv --help >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv)
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q --progress-bar off -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+	$(BIN)/hazwatch db install
+
+demo: install
+	$(BIN)/hazwatch demo
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+db-up: install
+	$(BIN)/hazwatch db up
+
+db-down: $(STAMP)
+	$(BIN)/hazwatch db down
+
+clean:
+	-$(BIN)/hazwatch db down
+	rm -rf $(VENV) var
