@@ -5,7 +5,8 @@
 CREATE OR REPLACE FUNCTION audit.log_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    hidden text[] := TG_ARGV::text[];  -- columns never copied into the log (password hashes)
+    -- Columns never copied into the log (password hashes); TG_ARGV is NULL without arguments.
+    hidden text[] := coalesce(TG_ARGV::text[], '{}');
     old_row jsonb;
     new_row jsonb;
     key text;
