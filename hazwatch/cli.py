@@ -17,6 +17,7 @@ import click
 import psycopg
 
 from hazwatch.errors import HazwatchError
+from hazwatch.logs import setup_logging
 from hazwatch.settings import Settings, load_settings
 
 
@@ -29,6 +30,7 @@ class _Ctx:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.config)
+            setup_logging(self._settings.log, process="cli")
         return self._settings
 
 
