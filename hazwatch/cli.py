@@ -92,7 +92,9 @@ def _migrate(settings: Settings, target: int | None = None) -> None:
         _say(f"applied migration {name}")
     for name in result.definitions:
         _say(f"applied definitions {name}")
-    if not result.applied and not result.definitions:
+    for name in result.rollups:
+        _say(f"created rollup {name}")
+    if not result.applied and not result.definitions and not result.rollups:
         _say("database is up to date")
 
 
@@ -190,6 +192,147 @@ def db_psql(obj: _Ctx, args: tuple[str, ...]) -> None:
     os.execv(psql, [psql, database_url(obj.settings), *args])  # noqa: S606
 
 
+# -- rollups ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def rollups() -> None:
+    """Rollups (continuous aggregates): list, status, refresh."""
+
+
+def _when(value: object) -> str:
+    from datetime import datetime, timedelta
+
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, timedelta):
+        secs = int(value.total_seconds())
+        return (
+            f"{secs // 86400}d{secs % 86400 // 3600:02d}h"
+            if secs >= 86400
+            else (f"{secs // 3600}h{secs % 3600 // 60:02d}m" if secs >= 3600 else f"{secs}s")
+        )
+    return str(value)
+
+
+@rollups.command("list")
+def rollups_list() -> None:
+    """The declared rollups: name, source, bucket width, group keys, aggregates."""
+    from hazwatch.rollups.catalog import ROLLUPS
+
+    for r in ROLLUPS:
+        aggs = ", ".join(a.name for a in r.aggregates)
+        click.echo(f"{r.name:<16} from {r.source:<14} every {_when(r.bucket):<6} by "
+                   f"{', '.join(r.group_by)}: {aggs}")  # fmt: skip
+
+
+@rollups.command("status")
+@pass_ctx
+def rollups_status(obj: _Ctx) -> None:
+    """Watermark, lag, last run, pending invalidations and errors of each rollup."""
+    from hazwatch.db import connect
+    from hazwatch.rollups.engine import status
+
+    with connect(obj.settings) as conn:
+        rows = status(conn)
+    click.echo(f"{'rollup':<16} {'kind':<12} {'watermark':<20} {'lag':>7} {'last run':<20} "
+               f"{'ms':>6} {'rows':>9} {'pending':>7}  error")  # fmt: skip
+    for st in rows:
+        click.echo(
+            f"{st.name:<16} {st.implementation:<12} {_when(st.watermark):<20} "
+            f"{_when(st.lag):>7} {_when(st.last_run_at):<20} {_when(st.last_duration_ms):>6} "
+            f"{_when(st.last_rows):>9} {st.pending_invalidations:>7}  {st.last_error or ''}"
+        )
+
+
+@rollups.command("refresh")
+@click.argument("name", required=False)
+@click.option("--from", "start", type=click.DateTime(), help="Recompute from (UTC if no zone).")
+@click.option("--to", "end", type=click.DateTime(), help="Recompute up to (exclusive).")
+@pass_ctx
+def rollups_refresh(obj: _Ctx, name: str | None, start: object | None, end: object | None) -> None:
+    """Refresh one rollup (or all); with --from/--to also recompute that window."""
+    from datetime import UTC, datetime
+
+    from hazwatch.db import connect
+    from hazwatch.rollups import catalog
+    from hazwatch.rollups.engine import refresh
+
+    if (start is None) != (end is None):
+        raise click.UsageError("--from and --to go together")
+    window = None
+    if isinstance(start, datetime) and isinstance(end, datetime):
+        window = (start.replace(tzinfo=start.tzinfo or UTC), end.replace(tzinfo=end.tzinfo or UTC))
+        if window[0] >= window[1]:
+            raise click.UsageError("--from must be before --to")
+    targets = [catalog.by_name(name)] if name else list(catalog.ROLLUPS)
+    with connect(obj.settings, autocommit=True) as conn:
+        for rollup in targets:
+            res = refresh(conn, rollup, window=window)
+            click.echo(f"{res.name}: watermark {_when(res.watermark)}, "
+                       f"{res.materialized_rows} rows, {res.recomputed_ranges} recomputed "
+                       f"ranges, {res.duration_s:.2f} s")  # fmt: skip
+
+
+@rollups.command("rebuild")
+@click.argument("names", nargs=-1)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+def rollups_rebuild(obj: _Ctx, names: tuple[str, ...], yes: bool) -> None:
+    """Drop and recreate rollups (and the levels above); the next refresh fills them again."""
+    from hazwatch.db import connect
+    from hazwatch.rollups.engine import rebuild
+
+    if not yes:
+        click.confirm(f"Rebuild {', '.join(names) or 'every rollup'}?", abort=True)
+    with connect(obj.settings, autocommit=True) as conn:
+        for name in rebuild(conn, list(names) or None):
+            click.echo(f"rebuilt {name}")
+
+
+# -- retention -------------------------------------------------------------------------------
+
+
+@cli.group()
+def retention() -> None:
+    """Retention policies (drop_chunks) with legal minimums."""
+
+
+@retention.command("list")
+@pass_ctx
+def retention_list(obj: _Ctx) -> None:
+    """Each relation's kept period, legal minimum and current horizon."""
+    from hazwatch.retention import LEGAL_MINIMUMS, effective_policies
+
+    for relation, keep in effective_policies(obj.settings.retention).items():
+        floor = LEGAL_MINIMUMS.get(relation)
+        legal = f"legal minimum {floor.keep.days} days ({floor.basis})" if floor else ""
+        click.echo(f"{relation:<20} {'never' if keep is None else f'{keep.days} days':<10} {legal}")
+
+
+@retention.command("run")
+@click.option("--dry-run", is_flag=True, help="List what would be dropped; drop nothing.")
+@pass_ctx
+def retention_run(obj: _Ctx, dry_run: bool) -> None:
+    """Drop chunks past their policy (never younger than a legal minimum)."""
+    from hazwatch.db import connect
+    from hazwatch.db.status import human_bytes
+    from hazwatch.retention import effective_policies, plan, run
+
+    policies = effective_policies(obj.settings.retention)
+    with connect(obj.settings, autocommit=True) as conn:
+        decisions = plan(conn, policies) if dry_run else run(conn, policies)
+    verb = "would drop" if dry_run else "dropped"
+    for d in decisions:
+        size = sum(c.size_bytes for c in d.chunks)
+        click.echo(f"{d.relation:<20} {verb} {len(d.chunks):>4} chunks ({human_bytes(size)}): "
+                   f"{d.reason}")  # fmt: skip
+        for c in d.chunks:
+            click.echo(f"    {c.chunk}  {_when(c.range_start)} .. {_when(c.range_end)}")
+
+
 # -- config ----------------------------------------------------------------------------------
 
 
@@ -276,12 +419,30 @@ def user_create(
 
 
 @cli.command()
+@click.option("--duration", type=click.FloatRange(min=1), help="Stop after this many seconds.")
 @pass_ctx
-def demo(obj: _Ctx) -> None:
+def demo(obj: _Ctx, duration: float | None) -> None:
     """Run the platform on the embedded default and print where to reach it."""
     from hazwatch.demo import run_demo
 
-    run_demo(obj.settings, say=_say)
+    run_demo(obj.settings, say=_say, duration=duration)
+
+
+@cli.command()
+@pass_ctx
+def scheduler(obj: _Ctx) -> None:
+    """Run rollup refreshes and retention on their schedules until SIGTERM or Ctrl-C."""
+    import signal
+    import threading
+
+    from hazwatch.scheduler import run_scheduler
+
+    settings = obj.settings
+    setup_logging(settings.log, process="scheduler")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    run_scheduler(settings, stop)
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """``hazwatch demo``: the whole platform on the embedded default.
 
-At this stage it brings up the database with the reference data and a demo administrator; the
-ingest, web and worker issues add their processes to the supervisor here.
+Brings up the database with the reference data and a demo administrator, then supervises the
+platform's processes (now the scheduler; the ingest, web and worker issues add theirs here).
 
     run_demo(settings, say=print)
 """
@@ -39,9 +39,14 @@ def ensure_demo_user(settings: Settings) -> bool:
         return True
 
 
-def run_demo(settings: Settings, say: Callable[[str], None]) -> None:
+def run_demo(settings: Settings, say: Callable[[str], None], duration: float | None = None) -> None:
+    """Bring everything up, print where it is, supervise the processes until Ctrl-C."""
+    import threading
+
     from hazwatch.cli import bring_up
     from hazwatch.db.cluster import Cluster
+    from hazwatch.logs import setup_logging
+    from hazwatch.supervisor import Child, Supervisor
 
     bring_up(settings)
     ensure_demo_user(settings)
@@ -57,4 +62,11 @@ def run_demo(settings: Settings, say: Callable[[str], None]) -> None:
     say(f"  database   {shown}   (full URL: hazwatch db url)")
     say(f"  login      {DEMO_USER} / {DEMO_PASSWORD}")
     say(f"  registers  {row[0] if row else 0} enterprises loaded (R1 reference data)")
-    say("  status     .venv/bin/hazwatch db status")
+    say("  status     .venv/bin/hazwatch db status | rollups status")
+    say("  processes  scheduler (rollup refresh, retention); Ctrl-C stops them, the database")
+    say("             keeps running (make db-down stops it)")
+    setup_logging(settings.log, process="demo")
+    sup = Supervisor([Child("scheduler", ["scheduler"])])
+    if duration is not None:
+        threading.Timer(duration, sup.stop.set).start()
+    sup.run()

@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -105,6 +105,19 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     site: SiteSettings = SiteSettings()
     web: WebSettings = WebSettings()
+    #: Per-relation retention overrides, e.g. {"ts.sample": "3 years"} (see hazwatch.retention).
+    retention: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("retention")
+    @classmethod
+    def _legal_retention(cls, value: dict[str, str]) -> dict[str, str]:
+        from hazwatch.retention import effective_policies
+
+        try:
+            effective_policies(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc).replace("invalid retention settings:\n  ", "")) from None
+        return value
 
     def path(self, p: Path) -> Path:
         """Resolve a configured path against ``home``."""

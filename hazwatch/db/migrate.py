@@ -46,6 +46,7 @@ class Migration:
 class MigrateResult:
     applied: list[str] = field(default_factory=list)
     definitions: list[str] = field(default_factory=list)
+    rollups: list[str] = field(default_factory=list)
 
 
 def discover(sql_dir: Path) -> list[Migration]:
@@ -134,7 +135,8 @@ def pending(conn: psycopg.Connection, sql_dir: Path) -> list[Migration]:
 
 
 def migrate(conn: psycopg.Connection, sql_dir: Path, target: int | None = None) -> MigrateResult:
-    """Apply pending migrations up to ``target`` (all when None), then changed definitions."""
+    """Apply pending migrations up to ``target`` (all when None), then changed definitions,
+    then create missing or changed rollups."""
     if (
         conn.autocommit is False
         and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
@@ -180,6 +182,10 @@ def migrate(conn: psycopg.Connection, sql_dir: Path, target: int | None = None) 
             result.applied.append(mig.name)
         if target is None or target == max(known):
             result.definitions = apply_definitions(conn, sql_dir)
+            # Rollups are declared in code and derived from the schema above: created last.
+            from hazwatch.rollups.engine import sync
+
+            result.rollups = sync(conn)
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
     return result

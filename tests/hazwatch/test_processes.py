@@ -1,0 +1,85 @@
+"""Scheduler, supervisor and demo: the processes that keep rollups fresh without anyone's hand."""
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from hazwatch.errors import HazwatchError
+from hazwatch.scheduler import Job, default_jobs, run_scheduler
+from hazwatch.settings import Settings
+from hazwatch.supervisor import Child, Supervisor
+from tests.conftest import run_cli
+
+
+def _wait_for(predicate, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_scheduler_refreshes_and_survives_failing_jobs(settings: Settings, db_url: str) -> None:
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO ts.sample (time, tag_id, value) SELECT t, 777001, 2.5 FROM"
+            " generate_series(%s::timestamptz, %s::timestamptz, interval '10 seconds') t"
+            " ON CONFLICT DO NOTHING",
+            (now - timedelta(hours=3), now - timedelta(minutes=5)),
+        )
+    calls: list[str] = []
+
+    def broken(_conn: psycopg.Connection) -> str:
+        calls.append("broken")
+        raise HazwatchError("this job always fails")
+
+    jobs = [Job("broken", timedelta(milliseconds=200), broken), *default_jobs(settings)]
+    stop = threading.Event()
+    thread = threading.Thread(target=run_scheduler, args=(settings, stop, jobs))
+    thread.start()
+    try:
+
+        def refreshed() -> bool:
+            with psycopg.connect(db_url) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM _hazwatch.mat__ts__sample_1h WHERE tag_id = 777001"
+                ).fetchone()
+                return bool(row and row[0] >= 2)
+
+        assert _wait_for(refreshed), "the scheduler did not materialise ts.sample_1h"
+        assert _wait_for(lambda: len(calls) >= 3), "a failing job stopped being retried"
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+
+
+def test_supervisor_restarts_a_dead_child_and_stops_all() -> None:
+    quick = Child("quick", ["--version"])  # exits at once: must be restarted with back-off
+    sup = Supervisor([quick], grace_s=5)
+    runner = threading.Thread(target=sup.run, kwargs={"install_signals": False})
+    runner.start()
+    try:
+        assert _wait_for(lambda: quick.restarts >= 2, timeout=15)
+        assert quick.backoff >= 4  # 1 s, then 2 s, doubling
+    finally:
+        sup.stop.set()
+        runner.join(timeout=20)
+    assert not runner.is_alive()
+
+
+def test_demo_runs_and_prints_where_to_go(db_url: str) -> None:
+    out = run_cli("demo", "--duration", "4", env={"HAZWATCH_DATABASE_URL": db_url})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "hazwatch demo is up" in out.stderr
+    assert "login      admin / hazwatch-demo" in out.stderr
+    assert "enterprises loaded" in out.stderr
+    assert "started scheduler" in out.stderr and "all children stopped" in out.stderr
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT role FROM auth.app_user WHERE name = 'admin'").fetchone() == (
+            "admin",
+        )
