@@ -385,9 +385,13 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def timed(conn: Conn, query: str, params: Sequence[Any]) -> tuple[float, list[tuple[Any, ...]]]:
+def timed(
+    conn: Conn, query: str, params: Sequence[Any], binary: bool = False
+) -> tuple[float, list[tuple[Any, ...]]]:
+    """Seconds to run ``query`` and fetch every row (text or binary result format)."""
     t = time.perf_counter()
-    rows = conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+    with conn.cursor(binary=binary) as cur:
+        rows = cur.execute(query, params).fetchall()  # type: ignore[arg-type]
     return time.perf_counter() - t, rows
 
 
@@ -438,55 +442,58 @@ def tag_sets(cfg: Config, count: int) -> list[list[int]]:
 
 
 def query_bench(conn: Conn, cfg: Config) -> dict[str, Any]:
+    """Raw against rollup, first as psycopg fetches by default (text), then in binary."""
     lo, hi = cfg.end - timedelta(days=cfg.days), cfg.end
     sets = tag_sets(cfg, max(cfg.raw_reps, cfg.rollup_reps) + 1)
     warm, sets = sets[0], sets[1:]
     say(f"query: {len(warm)} tags, [{lo.isoformat()}, {hi.isoformat()}), warm-up once each")
     timed(conn, RAW_QUERY, (warm, lo, hi))
     timed(conn, ROLLUP_QUERY, (warm, lo, hi))
-    raw_t: list[float] = []
-    roll_t: list[float] = []
-    check: str | None = None
-    rows_returned = 0
-    for i, tags in enumerate(sets[: cfg.raw_reps]):
-        dt, raw_rows = timed(conn, RAW_QUERY, (tags, lo, hi))
-        raw_t.append(dt)
-        say(f"  raw    rep {i + 1}/{cfg.raw_reps}: {dt:.3f} s, {len(raw_rows):,} rows")
-        if i == 0:
-            _, roll_rows = timed(conn, ROLLUP_QUERY, (tags, lo, hi))
-            check = same_result(raw_rows, roll_rows)
-            rows_returned = len(roll_rows)
-            say(f"  results agree: {check is None}" + (f" ({check})" if check else ""))
-            if check:
-                raise SystemExit(f"rollup and raw results differ: {check}")
-    for i, tags in enumerate(sets[: cfg.rollup_reps]):
-        dt, _ = timed(conn, ROLLUP_QUERY, (tags, lo, hi))
-        roll_t.append(dt)
-        if i % 5 == 4 or i == cfg.rollup_reps - 1:
-            say(f"  rollup reps {i + 1}/{cfg.rollup_reps}: last {dt * 1000:.1f} ms")
-    raw_s, roll_s = summary(raw_t), summary(roll_t)
-    ratio = raw_s["median_s"] / roll_s["median_s"]
-    say(
-        f"raw median {raw_s['median_s']:.3f} s, rollup median {roll_s['median_s'] * 1000:.1f} ms:"
-        f" ratio {ratio:.1f}x (target >= {TARGET_RATIO:.0f}x)"
-    )
-    roll_plan, roll_times = explain(conn, ROLLUP_QUERY, (sets[0], lo, hi))
-    raw_plan, raw_times = explain(conn, RAW_QUERY, (sets[0], lo, hi))
-    print_plan("EXPLAIN ANALYZE rollup query", roll_plan, 80)
-    print_plan("EXPLAIN ANALYZE raw query", raw_plan, 80 if ratio < TARGET_RATIO else 25)
-    return {
+    out: dict[str, Any] = {
         "window": [lo.isoformat(), hi.isoformat()],
         "tags_per_query": len(warm),
-        "rows_returned": rows_returned,
-        "results_agree": check is None,
-        "raw": raw_s,
-        "rollup": roll_s,
-        "ratio_median": round(ratio, 1),
-        "ratio_p95": round(raw_s["p95_s"] / roll_s["p95_s"], 1),
         "target_ratio": TARGET_RATIO,
-        "plan_rollup": roll_times,
-        "plan_raw": raw_times,
     }
+    for binary in (False, True):
+        fmt = "binary" if binary else "text"
+        raw_t: list[float] = []
+        roll_t: list[float] = []
+        for i, tags in enumerate(sets[: cfg.raw_reps]):
+            dt, raw_rows = timed(conn, RAW_QUERY, (tags, lo, hi), binary)
+            raw_t.append(dt)
+            say(f"  {fmt} raw rep {i + 1}/{cfg.raw_reps}: {dt:.3f} s, {len(raw_rows):,} rows")
+            if i == 0 and not binary:
+                _, roll_rows = timed(conn, ROLLUP_QUERY, (tags, lo, hi))
+                check = same_result(raw_rows, roll_rows)
+                out["rows_returned"] = len(roll_rows)
+                out["results_agree"] = check is None
+                say(f"  results agree: {check is None}" + (f" ({check})" if check else ""))
+                if check:
+                    raise SystemExit(f"rollup and raw results differ: {check}")
+        for i, tags in enumerate(sets[: cfg.rollup_reps]):
+            dt, _ = timed(conn, ROLLUP_QUERY, (tags, lo, hi), binary)
+            roll_t.append(dt)
+            if i % 5 == 4 or i == cfg.rollup_reps - 1:
+                say(f"  {fmt} rollup reps {i + 1}/{cfg.rollup_reps}: last {dt * 1000:.1f} ms")
+        raw_s, roll_s = summary(raw_t), summary(roll_t)
+        ratio = raw_s["median_s"] / roll_s["median_s"]
+        say(
+            f"{fmt}: raw median {raw_s['median_s']:.3f} s, rollup median"
+            f" {roll_s['median_s'] * 1000:.1f} ms: ratio {ratio:.1f}x"
+            f" (target >= {TARGET_RATIO:.0f}x)"
+        )
+        out[fmt] = {
+            "raw": raw_s,
+            "rollup": roll_s,
+            "ratio_median": round(ratio, 1),
+            "ratio_p95": round(raw_s["p95_s"] / roll_s["p95_s"], 1),
+        }
+    roll_plan, out["plan_rollup"] = explain(conn, ROLLUP_QUERY, (sets[0], lo, hi))
+    raw_plan, out["plan_raw"] = explain(conn, RAW_QUERY, (sets[0], lo, hi))
+    short = out["text"]["ratio_median"] >= TARGET_RATIO
+    print_plan("EXPLAIN ANALYZE rollup query", roll_plan, 80)
+    print_plan("EXPLAIN ANALYZE raw query", raw_plan, 25 if short else 80)
+    return out
 
 
 def stale_query_bench(conn: Conn, cfg: Config) -> dict[str, Any]:
@@ -624,16 +631,20 @@ def trigger_cost(conn: Conn, cfg: Config) -> dict[str, Any]:
         block += 1
         return COPY_TAG_BASE + block * cfg.copy_tags
 
-    # Warm-up: creates the live-edge chunks and warms the COPY path, not timed.
-    warm_minutes = max(1, cfg.copy_minutes // 10)
+    # Warm-up over the same minutes with a tenth of the tags: creates the live-edge chunks
+    # (no variant pays for chunk creation) and warms the COPY path; not timed.
+    warm_tags = max(1, cfg.copy_tags // 10)
     for start in (edge, late):
-        copy_in(conn, copy_batch(start, warm_minutes, next_tags(), cfg.copy_tags))
-    expected_late = warm_minutes * cfg.copy_tags
-    say(f"  warm-up: {2 * warm_minutes * cfg.copy_tags:,} rows (creates the live-edge chunks)")
+        copy_in(conn, copy_batch(start, cfg.copy_minutes, next_tags(), warm_tags))
+    expected_late = cfg.copy_minutes * warm_tags
+    copied = 2 * expected_late
+    say(f"  warm-up: {copied:,} rows (creates the live-edge chunks)")
     times: dict[str, list[float]] = {k: [] for k in variants}
     logged: dict[str, list[int]] = {k: [] for k in variants}
     states: dict[str, dict[str, int]] = {"before": trigger_states(conn)}
-    copied = 2 * warm_minutes * cfg.copy_tags
+    chunks = scalar(conn, "SELECT count(*) FROM show_chunks('ts.sample')")
+    if states["before"] != {"O": len(TRIGGERS) * (chunks + 1)}:
+        raise SystemExit(f"expected the triggers on ts.sample and its {chunks} chunks: {states}")
     for r in range(cfg.copy_rounds):
         order = ["a_live_edge", "b_no_triggers", "c_late"]
         if r % 2:
@@ -762,23 +773,34 @@ def table(res: dict[str, Any]) -> str:
         ("  total", f"{init['total_s']:.1f} s"),
         ("sizes", ", ".join(f"{k} {s}" for k, s in res["sizes"].items())),
         (
-            f"query raw ts.sample ({q['raw']['n']} reps)",
-            f"median {q['raw']['median_s']:.3f} s, p95 {q['raw']['p95_s']:.3f} s",
+            f"query raw ts.sample ({q['text']['raw']['n']} reps, text)",
+            f"median {q['text']['raw']['median_s']:.3f} s, p95 {q['text']['raw']['p95_s']:.3f} s",
         ),
         (
-            f"query ts.sample_1h ({q['rollup']['n']} reps)",
-            f"median {q['rollup']['median_s'] * 1e3:.1f} ms,"
-            f" p95 {q['rollup']['p95_s'] * 1e3:.1f} ms",
+            f"query ts.sample_1h ({q['text']['rollup']['n']} reps, text)",
+            f"median {q['text']['rollup']['median_s'] * 1e3:.1f} ms,"
+            f" p95 {q['text']['rollup']['p95_s'] * 1e3:.1f} ms",
         ),
         (
-            "  ratio raw / rollup",
-            f"{q['ratio_median']:.1f}x median, {q['ratio_p95']:.1f}x p95"
+            "  ratio raw / rollup (text)",
+            f"{q['text']['ratio_median']:.1f}x median, {q['text']['ratio_p95']:.1f}x p95"
             f" (target >= {TARGET_RATIO:.0f}x); results agree: {q['results_agree']}",
         ),
         (
-            "  rollup plan / execution",
-            f"{q['plan_rollup'].get('planning_ms', 0):.1f} ms /"
-            f" {q['plan_rollup'].get('execution_ms', 0):.1f} ms",
+            "query raw / ts.sample_1h, binary",
+            f"median {q['binary']['raw']['median_s']:.3f} s /"
+            f" {q['binary']['rollup']['median_s'] * 1e3:.1f} ms"
+            f" = {q['binary']['ratio_median']:.1f}x (p95 {q['binary']['ratio_p95']:.1f}x)",
+        ),
+        (
+            "  EXPLAIN ANALYZE plan + exec, raw",
+            f"{q['plan_raw'].get('planning_ms', 0):.1f} + "
+            f"{q['plan_raw'].get('execution_ms', 0):.1f} ms",
+        ),
+        (
+            "  EXPLAIN ANALYZE plan + exec, rollup",
+            f"{q['plan_rollup'].get('planning_ms', 0):.1f} + "
+            f"{q['plan_rollup'].get('execution_ms', 0):.1f} ms",
         ),
         (
             f"query ts.sample_1h, stale {st['stale_by_s'] / 3600:.0f} h",

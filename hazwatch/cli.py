@@ -445,6 +445,16 @@ def scheduler(obj: _Ctx) -> None:
     run_scheduler(settings, stop)
 
 
+def _add_domain_commands() -> None:
+    from ingest.cli import collect, import_
+
+    cli.add_command(collect)
+    cli.add_command(import_)
+
+
+_add_domain_commands()
+
+
 def main() -> None:
     try:
         code = cli.main(standalone_mode=False)

@@ -81,6 +81,18 @@ class SiteSettings(_Section):
 
     level: Literal["enterprise", "park", "county", "city", "province"] = "enterprise"
     name: str = "hazwatch"
+    #: At an enterprise: its id, code or exact name; collectors file new tags under it.
+    enterprise: str | None = None
+
+
+class IngestSettings(_Section):
+    """The writer every collector goes through (batched COPY, store-and-forward)."""
+
+    spool_dir: Path = Path("var/spool")
+    batch_rows: int = Field(10_000, ge=1, le=1_000_000)
+    flush_interval_s: float = Field(0.5, gt=0, le=60)
+    #: Back-pressure: producers block once this many rows wait in memory.
+    max_queue_rows: int = Field(200_000, ge=1000)
 
 
 class WebSettings(_Section):
@@ -105,6 +117,7 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     site: SiteSettings = SiteSettings()
     web: WebSettings = WebSettings()
+    ingest: IngestSettings = IngestSettings()
     #: Per-relation retention overrides, e.g. {"ts.sample": "3 years"} (see hazwatch.retention).
     retention: dict[str, str] = Field(default_factory=dict)
 

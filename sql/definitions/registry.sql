@@ -92,3 +92,9 @@ CREATE OR REPLACE TRIGGER app_user_audit
 CREATE OR REPLACE TRIGGER app_user_touch
     BEFORE UPDATE ON auth.app_user
     FOR EACH ROW EXECUTE FUNCTION audit.touch_updated_at();
+CREATE OR REPLACE TRIGGER api_token_audit
+    AFTER INSERT OR UPDATE OR DELETE ON auth.api_token
+    FOR EACH ROW EXECUTE FUNCTION audit.log_change('token_sha256');
+CREATE OR REPLACE TRIGGER api_token_touch
+    BEFORE UPDATE ON auth.api_token
+    FOR EACH ROW EXECUTE FUNCTION audit.touch_updated_at();

@@ -1,0 +1,22 @@
+"""``hazwatch collect …`` and ``hazwatch import …``: one command module per protocol or format."""
+
+from __future__ import annotations
+
+import click
+
+from ingest.files.cli import alarms
+from ingest.modbus.cli import modbus
+
+
+@click.group("collect")
+def collect() -> None:
+    """Run a collector in the foreground until SIGTERM or Ctrl-C (commissioning, ad hoc)."""
+
+
+@click.group("import")
+def import_() -> None:
+    """Import files exported by other systems (DCS alarm logs, …)."""
+
+
+collect.add_command(modbus)
+import_.add_command(alarms)
