@@ -8,44 +8,36 @@ its own free port, migrations), so the tests exercise the embedded default itsel
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from hazwatch.db.cluster import Cluster
-from hazwatch.db.install import ensure_installed
-from hazwatch.db.migrate import SQL_DIR, migrate
+from hazwatch.db.scratch import (  # re-exported: tests import them from here
+    create_database,
+    drop_database,
+    find_free_port,
+    migrated_database,
+    scratch_cluster,
+    scratch_dir,
+    with_dbname,
+)
 from hazwatch.settings import Settings, load_settings
 
+__all__ = [
+    "create_database",
+    "drop_database",
+    "find_free_port",
+    "migrated_database",
+    "run_cli",
+    "scratch_dir",
+]
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def find_free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def scratch_dir(prefix: str) -> Path:
-    """A temp dir the ``postgres`` user can reach when tests run as root."""
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    path.chmod(0o755)
-    return path
-
-
-def _with_dbname(url: str, dbname: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + dbname))
 
 
 @pytest.fixture(scope="session")
@@ -54,50 +46,23 @@ def test_cluster() -> Iterator[Cluster | None]:
     if os.environ.get("HAZWATCH_DATABASE_URL"):
         yield None
         return
-    base = scratch_dir("hazwatch-test-")
-    settings = load_settings(db={"data_dir": str(base / "data"), "port": find_free_port()})
-    ensure_installed(settings)
-    cluster = Cluster.from_settings(settings)
-    cluster.up()
-    try:
+    with scratch_cluster("hazwatch-test-", shared_buffers="512MB") as cluster:
         yield cluster
-    finally:
-        cluster.down()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def admin_url(test_cluster: Cluster | None) -> str:
     """A URL to the server's maintenance database, for creating scratch databases."""
     if test_cluster is None:
-        return _with_dbname(os.environ["HAZWATCH_DATABASE_URL"], "postgres")
+        return with_dbname(os.environ["HAZWATCH_DATABASE_URL"], "postgres")
     return test_cluster.url("postgres")
-
-
-def create_database(admin_url: str, prefix: str = "hw_test") -> str:
-    """Create an empty database; return its URL."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return _with_dbname(admin_url, name)
-
-
-def drop_database(admin_url: str, url: str) -> None:
-    name = urlsplit(url).path.lstrip("/")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 @pytest.fixture(scope="session")
 def db_url(admin_url: str) -> Iterator[str]:
     """The session's fresh, fully migrated database."""
-    url = create_database(admin_url, "hw_session")
-    with psycopg.connect(url, autocommit=True) as conn:
-        migrate(conn, SQL_DIR)
-    yield url
-    drop_database(admin_url, url)
+    with migrated_database(admin_url, "hw_session") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,9 @@ import psycopg
 import pytest
 
 from hazwatch import retention
-from hazwatch.db.migrate import SQL_DIR, migrate
 from hazwatch.errors import ConfigError
 from hazwatch.rollups import catalog, engine
-from tests.conftest import create_database, drop_database, run_cli
+from tests.conftest import migrated_database, run_cli
 
 NOW = datetime(2026, 6, 30, tzinfo=UTC)
 
@@ -47,11 +46,11 @@ def test_settings_refuse_illegal_retention(tmp_path) -> None:
 
 @pytest.fixture
 def rdb(admin_url: str) -> Iterator[psycopg.Connection]:
-    url = create_database(admin_url, "hw_retention")
-    with psycopg.connect(url, autocommit=True) as conn:
-        migrate(conn, SQL_DIR)
+    with (
+        migrated_database(admin_url, "hw_retention") as url,
+        psycopg.connect(url, autocommit=True) as conn,
+    ):
         yield conn
-    drop_database(admin_url, url)
 
 
 def _fill(conn: psycopg.Connection, days: int) -> None:

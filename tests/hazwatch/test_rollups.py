@@ -13,11 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hazwatch.db.migrate import SQL_DIR, migrate
 from hazwatch.rollups import catalog, engine
 from hazwatch.rollups.declare import Rollup
 from hazwatch.rollups.ranges import align_ranges, bucket_floor
-from tests.conftest import create_database, drop_database
+from tests.conftest import migrated_database
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 HORIZON_S = 3 * 86400  # examples span three days, so the 1 d level has several buckets
@@ -25,11 +24,8 @@ HORIZON_S = 3 * 86400  # examples span three days, so the 1 d level has several 
 
 @pytest.fixture(scope="module")
 def rollup_db(admin_url: str) -> Iterator[str]:
-    url = create_database(admin_url, "hw_rollups")
-    with psycopg.connect(url, autocommit=True) as conn:
-        migrate(conn, SQL_DIR)
-    yield url
-    drop_database(admin_url, url)
+    with migrated_database(admin_url, "hw_rollups") as url:
+        yield url
 
 
 @pytest.fixture
