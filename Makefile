@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 install: $(STAMP)
-	$(BIN)/hazwatch db install
+	$(BIN)/hazwatch install
 
 demo: install
 	$(BIN)/hazwatch demo

@@ -54,6 +54,19 @@ def cli(ctx: click.Context, config: Path | None) -> None:
     ctx.obj = _Ctx(config)
 
 
+@cli.command("install")
+@pass_ctx
+def install_all(obj: _Ctx) -> None:
+    """Install every system package the platform and its tests need (apt, root once)."""
+    from hazwatch.apt import ensure_tools
+    from hazwatch.db.install import ensure_installed
+
+    ensure_tools(say=_say)
+    if not obj.settings.database_url:
+        ensure_installed(obj.settings, say=_say)
+    _say("system packages are installed")
+
+
 # -- db --------------------------------------------------------------------------------------
 
 

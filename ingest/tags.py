@@ -9,7 +9,7 @@ from __future__ import annotations
 import psycopg
 
 from hazwatch import registers
-from hazwatch.registers import Actor
+from hazwatch.registers import Actor, RegisterError
 
 
 class TagResolver:
@@ -52,8 +52,19 @@ class TagResolver:
                 values["source_address"] = source_address
             if eng_unit:
                 values["eng_unit"] = eng_unit
-            tag_id = registers.insert(self.conn, self.actor, "tag", values,
-                                      reason="created by a collector on first sight")  # fmt: skip
+            try:
+                tag_id = registers.insert(
+                    self.conn, self.actor, "tag", values, reason="created on first sight"
+                )
+            except RegisterError:
+                # Another collector or import created it a moment ago: use that one.
+                again = self.conn.execute(
+                    "SELECT id FROM registry.tag WHERE enterprise_id = %s AND name = %s",
+                    (self.enterprise_id, name),
+                ).fetchone()
+                if again is None:
+                    raise
+                tag_id = int(again[0])
         else:
             tag_id = int(row[0])
         self._cache[name] = tag_id

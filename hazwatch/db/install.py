@@ -12,11 +12,9 @@ second install only re-runs ``make install``.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from hazwatch.apt import Say, apt_install, missing_packages, run_checked
 from hazwatch.errors import HazwatchError
 from hazwatch.settings import Settings
 
@@ -35,8 +33,6 @@ BUILD_PACKAGES = (
     "dpkg-dev",
 )
 
-Say = Callable[[str], None]
-
 
 def pg_config() -> Path:
     """The PostgreSQL 15 pg_config (the unversioned one may belong to another major)."""
@@ -53,48 +49,6 @@ def timescaledb_installed() -> bool:
     return (extension_dir() / "timescaledb.control").is_file() and any(
         Path(f"/usr/lib/postgresql/{PG_MAJOR}/lib").glob("timescaledb-*.so")
     )
-
-
-def missing_packages(names: Sequence[str]) -> list[str]:
-    """Debian packages among ``names`` that are not installed."""
-    if shutil.which("dpkg-query") is None:
-        return list(names)
-    missing = []
-    for name in names:
-        out = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Status}", name],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if out.returncode != 0 or "install ok installed" not in out.stdout:
-            missing.append(name)
-    return missing
-
-
-def _apt_install(packages: Sequence[str], say: Say) -> None:
-    if shutil.which("apt-get") is None:
-        raise HazwatchError(
-            "apt-get not found: the automatic install supports Debian bookworm only; install "
-            f"PostgreSQL {PG_MAJOR} with TimescaleDB yourself and set HAZWATCH_DATABASE_URL"
-        )
-    if os.geteuid() != 0:
-        raise HazwatchError(
-            f"missing packages {' '.join(packages)} and installing them needs root: run "
-            "`sudo .venv/bin/hazwatch db install` once, or set HAZWATCH_DATABASE_URL"
-        )
-    say(f"installing {' '.join(packages)} with apt-get")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    _run(["apt-get", "update", "-qq"], env=env)
-    _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], env=env)
-
-
-def _run(cmd: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(list(cmd), cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-        raise HazwatchError(f"{' '.join(cmd[:3])} failed ({proc.returncode}): {' | '.join(tail)}")
-    return proc.stdout
 
 
 def _fetch_source(settings: Settings, cache: Path, say: Say) -> Path:
@@ -115,17 +69,17 @@ def _fetch_source(settings: Settings, cache: Path, say: Say) -> Path:
         "-oAPT::Sandbox::User=root",
     ]
     say(f"fetching the timescaledb source package from Debian {settings.timescaledb.source_suite}")
-    _run(["apt-get", *opts, "update", "-qq"])
+    run_checked(["apt-get", *opts, "update", "-qq"])
     download = cache / "download"
     download.mkdir(exist_ok=True)
-    _run(["apt-get", *opts, "source", "--download-only", "-qq", "timescaledb"], cwd=download)
+    run_checked(["apt-get", *opts, "source", "--download-only", "-qq", "timescaledb"], cwd=download)
     tarballs = sorted(download.glob("timescaledb_*.orig.tar.*"))
     if not tarballs:
         raise HazwatchError(f"no timescaledb source archive arrived in {download}")
     version = tarballs[-1].name.split("_", 1)[1].split("+", 1)[0].split(".orig", 1)[0]
     tree = cache / f"timescaledb-{version}"
     tree.mkdir(exist_ok=True)
-    _run(["tar", "-xf", str(tarballs[-1]), "-C", str(tree), "--strip-components=1"])
+    run_checked(["tar", "-xf", str(tarballs[-1]), "-C", str(tree), "--strip-components=1"])
     return tree
 
 
@@ -136,7 +90,7 @@ def build_timescaledb(settings: Settings, say: Say) -> None:
     build = tree / "build"
     if not (build / "Makefile").exists():
         say(f"configuring {tree.name} (Apache-2 edition)")
-        _run(
+        run_checked(
             [
                 "./bootstrap",
                 "-DAPACHE_ONLY=1",
@@ -148,23 +102,23 @@ def build_timescaledb(settings: Settings, say: Say) -> None:
             cwd=tree,
         )
     say(f"building {tree.name} (about 20 s on 2 cores)")
-    _run(["make", f"-j{os.cpu_count() or 2}"], cwd=build)
-    _run(["make", "install"], cwd=build)
+    run_checked(["make", f"-j{os.cpu_count() or 2}"], cwd=build)
+    run_checked(["make", "install"], cwd=build)
 
 
 def ensure_installed(settings: Settings, say: Say = lambda _msg: None) -> None:
     """Make PostgreSQL 15 and TimescaleDB present; do nothing when they already are."""
     missing = missing_packages(SERVER_PACKAGES)
     if missing:
-        _apt_install(missing, say)
+        apt_install(missing, say)
     if not timescaledb_installed():
         build_missing = missing_packages(BUILD_PACKAGES)
         if build_missing:
-            _apt_install(build_missing, say)
+            apt_install(build_missing, say)
         if os.geteuid() != 0:
             raise HazwatchError(
                 "TimescaleDB is missing and installing it needs root: run "
-                "`sudo .venv/bin/hazwatch db install` once, or set HAZWATCH_DATABASE_URL"
+                "`sudo .venv/bin/hazwatch install` once, or set HAZWATCH_DATABASE_URL"
             )
         build_timescaledb(settings, say)
         if not timescaledb_installed():

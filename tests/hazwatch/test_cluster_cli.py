@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
+from hazwatch import apt
 from hazwatch.db import install
 from hazwatch.db.cluster import Cluster
 from hazwatch.errors import HazwatchError
@@ -71,11 +72,11 @@ def test_data_dir_owned_by_someone_else() -> None:
 def test_missing_apt_get_is_explained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(HazwatchError, match=r"apt-get not found.*HAZWATCH_DATABASE_URL"):
-        install._apt_install(["postgresql-15"], say=lambda _m: None)
+        apt.apt_install(["postgresql-15"], say=lambda _m: None)
 
 
 def test_installed_packages_are_detected() -> None:
-    assert install.missing_packages(["postgresql-15", "no-such-package-hazwatch"]) == [
+    assert apt.missing_packages(["postgresql-15", "no-such-package-hazwatch"]) == [
         "no-such-package-hazwatch"
     ]
     assert install.timescaledb_installed()
