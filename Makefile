@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "hazwatch needs Python 3.11")'
 	@$(PY) -c 'import ensurepip' 2>/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv)
+	@# tep-studio (the demo plant's process model) compiles C against the Python headers.
+	@$(PY) -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-dev gcc)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q --progress-bar off -e '.[dev]'

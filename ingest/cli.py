@@ -6,6 +6,7 @@ import click
 
 from ingest.files.cli import alarms
 from ingest.modbus.cli import modbus
+from ingest.opcua.cli import opcua
 
 
 @click.group("collect")
@@ -19,4 +20,5 @@ def import_() -> None:
 
 
 collect.add_command(modbus)
+collect.add_command(opcua)
 import_.add_command(alarms)
