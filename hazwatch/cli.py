@@ -10,7 +10,9 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -443,19 +445,32 @@ def demo(obj: _Ctx, duration: float | None) -> None:
 
 @cli.command()
 @pass_ctx
+def simulate(obj: _Ctx) -> None:
+    """Run the demo plant (OPC UA + Modbus gateways) until SIGTERM or Ctrl-C."""
+    from ingest.simulator.run import run_simulator
+
+    settings = obj.settings
+    setup_logging(settings.log, process="simulator")
+    run_simulator(settings, _stop_on_signals())
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM, for long-running subcommands."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+@cli.command()
+@pass_ctx
 def scheduler(obj: _Ctx) -> None:
     """Run rollup refreshes and retention on their schedules until SIGTERM or Ctrl-C."""
-    import signal
-    import threading
-
     from hazwatch.scheduler import run_scheduler
 
     settings = obj.settings
     setup_logging(settings.log, process="scheduler")
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    run_scheduler(settings, stop)
+    run_scheduler(settings, _stop_on_signals())
 
 
 def _add_domain_commands() -> None:

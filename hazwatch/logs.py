@@ -13,6 +13,9 @@ from datetime import UTC, datetime
 from hazwatch.settings import LogSettings
 
 
+NOISY_LIBRARIES = ("asyncua", "pymodbus", "paho", "urllib3", "waitress")
+
+
 class JsonLines(logging.Formatter):
     """One JSON object per line, for log shippers."""
 
@@ -44,3 +47,6 @@ def setup_logging(cfg: LogSettings, process: str = "hazwatch") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(cfg.level)
+    # Protocol libraries narrate every packet at INFO; their warnings still come through.
+    for noisy in NOISY_LIBRARIES:
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

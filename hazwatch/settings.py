@@ -100,6 +100,19 @@ class WebSettings(_Section):
     port: int = Field(8050, ge=1, le=65535)
 
 
+class DemoSettings(_Section):
+    """The demo plant (``hazwatch simulate``) and where ``make demo`` finds it."""
+
+    opcua_port: int = Field(48400, ge=1024, le=65535)
+    #: The gateways listen on this port and the next.
+    modbus_port: int = Field(15020, ge=1024, le=65534)
+    mqtt_port: int = Field(18830, ge=1024, le=65535)
+    seed: int = 1
+    #: Plant time per wall-clock second (1 = real time).
+    speedup: float = Field(1.0, gt=0, le=100)
+    enterprise: str = "晋安示范化工有限公司（演示）"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -118,6 +131,7 @@ class Settings(BaseSettings):
     site: SiteSettings = SiteSettings()
     web: WebSettings = WebSettings()
     ingest: IngestSettings = IngestSettings()
+    demo: DemoSettings = DemoSettings()
     #: Per-relation retention overrides, e.g. {"ts.sample": "3 years"} (see hazwatch.retention).
     retention: dict[str, str] = Field(default_factory=dict)
 

@@ -84,13 +84,12 @@ class Supervisor:
                 child.start()
 
     def shutdown(self) -> None:
-        alive = [c for c in self.children if c.proc is not None and c.proc.poll() is None]
-        for child in alive:
-            assert child.proc is not None
-            child.proc.terminate()
+        """Stop children in reverse start order, so consumers flush before their sources go."""
         deadline = time.monotonic() + self.grace_s
-        for child in alive:
-            assert child.proc is not None
+        for child in reversed(self.children):
+            if child.proc is None or child.proc.poll() is not None:
+                continue
+            child.proc.terminate()
             try:
                 child.proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:

@@ -3,6 +3,7 @@
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 
@@ -10,7 +11,7 @@ from hazwatch.errors import HazwatchError
 from hazwatch.scheduler import Job, default_jobs, run_scheduler
 from hazwatch.settings import Settings
 from hazwatch.supervisor import Child, Supervisor
-from tests.conftest import run_cli
+from tests.conftest import find_free_port, run_cli
 
 
 def _wait_for(predicate, timeout: float = 20.0) -> bool:
@@ -72,14 +73,53 @@ def test_supervisor_restarts_a_dead_child_and_stops_all() -> None:
     assert not runner.is_alive()
 
 
-def test_demo_runs_and_prints_where_to_go(db_url: str) -> None:
-    out = run_cli("demo", "--duration", "4", env={"HAZWATCH_DATABASE_URL": db_url})
-    assert out.returncode == 0, out.stderr[-2000:]
+def test_demo_fills_the_database_by_itself(db_url: str, tmp_path: Path) -> None:
+    """make demo's processes: simulator, OPC UA + Modbus collectors, scheduler (issue 4)."""
+    env = {
+        "HAZWATCH_DATABASE_URL": db_url,
+        "HAZWATCH_DEMO__OPCUA_PORT": str(find_free_port()),
+        "HAZWATCH_DEMO__MODBUS_PORT": str(_two_free_ports()),
+        "HAZWATCH_INGEST__SPOOL_DIR": str(tmp_path / "spool"),
+        "HAZWATCH_INGEST__FLUSH_INTERVAL_S": "0.2",
+    }
+    out = run_cli("demo", "--duration", "20", env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
     assert "hazwatch demo is up" in out.stderr
     assert "login      admin / hazwatch-demo" in out.stderr
-    assert "enterprises loaded" in out.stderr
-    assert "started scheduler" in out.stderr and "all children stopped" in out.stderr
+    for child in ("simulator", "collect-opcua", "collect-modbus", "scheduler"):
+        assert f"started {child}" in out.stderr, child
+    assert "all children stopped" in out.stderr
     with psycopg.connect(db_url) as conn:
+        ent = conn.execute("SELECT id FROM registry.enterprise WHERE code = 'DEMO'").fetchone()[0]
         assert conn.execute("SELECT role FROM auth.app_user WHERE name = 'admin'").fetchone() == (
             "admin",
         )
+        # The alarm master database of the demo plant (A1) and its known consequences (A10).
+        assert conn.execute(
+            "SELECT count(*) > 100 FROM registry.alarm_point p JOIN registry.tag t"
+            " ON t.id = p.tag_id WHERE t.enterprise_id = %s",
+            (ent,),
+        ).fetchone() == (True,)
+        assert conn.execute("SELECT count(*) FROM registry.alarm_relation").fetchone()[0] >= 6
+        # Process values over OPC UA and pump values over Modbus arrived without anyone's hand.
+        by_source = dict(
+            conn.execute(
+                "SELECT t.source, count(*) FROM ts.sample s JOIN registry.tag t ON t.id = s.tag_id"
+                " WHERE t.enterprise_id = %s GROUP BY 1",
+                (ent,),
+            ).fetchall()
+        )
+        assert by_source.get("opcua", 0) > 0 and by_source.get("modbus", 0) > 0, by_source
+        assert conn.execute("SELECT count(*) FROM vib.overall").fetchone()[0] > 0
+
+
+def _two_free_ports() -> int:
+    """A port whose successor is free too (the demo's two Modbus gateways)."""
+    import socket
+
+    for _ in range(50):
+        port = find_free_port()
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port + 1)) != 0:
+                return port
+    raise AssertionError("no two consecutive free ports")
