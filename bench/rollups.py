@@ -4,7 +4,7 @@ One run, on a scratch TimescaleDB of its own (made like the test suite's: initdb
 a free port, shared_buffers 2GB), or on a fresh database of ``HAZWATCH_DATABASE_URL`` when that
 is set; everything is dropped at the end, on Ctrl-C and on errors too.
 
-    .venv/bin/python bench/rollups.py                    # 100 tags x 365 days: ~30 min, 2 cores
+    .venv/bin/python bench/rollups.py                    # 100 tags x 365 days: ~20 min, 2 cores
     .venv/bin/python bench/rollups.py --quick            # 10 tags x 30 days: under a minute
     .venv/bin/python bench/rollups.py --tags 50 --days 90
 
@@ -42,7 +42,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,7 +58,7 @@ from hazwatch.db.install import ensure_installed
 from hazwatch.db.migrate import SQL_DIR, migrate
 from hazwatch.rollups import catalog, engine
 from hazwatch.rollups.declare import Rollup
-from hazwatch.settings import load_settings
+from hazwatch.settings import Settings, load_settings
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 #: First sample of the generated data.
@@ -99,6 +99,45 @@ _STARTED = time.monotonic()
 
 def say(msg: str) -> None:
     print(f"[{time.monotonic() - _STARTED:7.1f}s] {msg}", flush=True)
+
+
+class LoadSampler:
+    """The machine's 1-minute load average every few seconds: timings on a shared machine are
+    only as good as its idleness, so the report says how busy it was during each step."""
+
+    def __init__(self, every_s: float = 5.0) -> None:
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._every = every_s
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while True:
+            self.samples.append((time.monotonic(), os.getloadavg()[0]))
+            if self._stop.wait(self._every):
+                return
+
+    def start(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    @contextmanager
+    def phase(self, into: dict[str, Any], key: str) -> Iterator[None]:
+        """Record the load average's median and max while the block runs as ``into[key]``."""
+        t0 = time.monotonic()
+        try:
+            yield
+        finally:
+            t1 = time.monotonic()
+            window = [v for t, v in self.samples if t0 <= t <= t1] or [os.getloadavg()[0]]
+            into[key] = {
+                "median": round(statistics.median(window), 2),
+                "max": round(max(window), 2),
+            }
 
 
 @contextmanager
@@ -149,6 +188,7 @@ def scratch_database(shared_buffers: str) -> Iterator[str]:
     external = os.environ.get("HAZWATCH_DATABASE_URL")
     cluster: Cluster | None = None
     base: Path | None = None
+    settings: Settings | None = None
     if external:
         admin = _with_dbname(external, "postgres")
         say("using HAZWATCH_DATABASE_URL: a fresh database on that server")
@@ -161,11 +201,11 @@ def scratch_database(shared_buffers: str) -> Iterator[str]:
                 "shared_buffers": shared_buffers,
             }
         )
-        ensure_installed(settings)
         cluster = Cluster.from_settings(settings)
     name = f"hw_bench_{uuid.uuid4().hex[:10]}"
     try:
-        if cluster is not None:
+        if cluster is not None and settings is not None:
+            ensure_installed(settings)
             say(f"starting scratch cluster in {base} on port {cluster.port}")
             cluster.up()
             admin = cluster.url("postgres")
@@ -194,6 +234,23 @@ def scratch_database(shared_buffers: str) -> Iterator[str]:
 def scalar(conn: Conn, query: str | sql.Composable, params: Sequence[Any] = ()) -> Any:
     row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
     return row[0] if row else None
+
+
+def quiesce(conn: Conn, max_wait_s: float = 180.0) -> None:
+    """CHECKPOINT, then wait for autovacuum workers to finish (bounded): the next timing then
+    measures its own operation, not the background flush of the previous step's writes."""
+    t = time.perf_counter()
+    # An external server may refuse CHECKPOINT (no pg_checkpoint role): best effort then.
+    with suppress(psycopg.errors.InsufficientPrivilege):
+        conn.execute("CHECKPOINT")
+    while time.perf_counter() - t < max_wait_s:
+        busy = scalar(
+            conn, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+        )
+        if not busy:
+            break
+        time.sleep(1.0)
+    say(f"  (quiesce: checkpoint + autovacuum idle, {time.perf_counter() - t:.1f} s, untimed)")
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -258,7 +315,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path, str]:
         rollup_reps=10 if a.quick else 20,
         edge_rows=100_000 if a.quick else 1_000_000,
         copy_rows=100_000 if a.quick else 1_000_000,
-        copy_rounds=2,
+        copy_rounds=3,
         seed=a.seed,
     )
     out = a.json or RESULTS_DIR / ("rollups-quick.json" if a.quick else "rollups.json")
@@ -348,9 +405,18 @@ def refresh_all(conn: Conn, url: str, now: datetime, label: str) -> dict[str, An
 
 
 def refresh_one(conn: Conn, url: str, rollup: Rollup, now: datetime, label: str) -> dict[str, Any]:
+    pid = conn.info.backend_pid
+
     def progress(side: Conn) -> str:
-        wm = scalar(side, "SELECT watermark FROM _hazwatch.rollup WHERE name = %s", (rollup.name,))
-        return f"{rollup.name} watermark {wm}"
+        row = side.execute(
+            "SELECT (SELECT watermark FROM _hazwatch.rollup WHERE name = %s),"
+            " (SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 60)"
+            "  || ' (' || round(extract(epoch FROM now() - query_start)) || ' s)'"
+            "  FROM pg_stat_activity WHERE pid = %s AND state = 'active')",
+            (rollup.name, pid),
+        ).fetchone()
+        wm, running = row if row else (None, None)
+        return f"{rollup.name} watermark {wm}; running: {running}"
 
     say(f"{label}: refresh {rollup.name} (now={now.isoformat()})")
     t = time.perf_counter()
@@ -540,12 +606,14 @@ def refresh_cost(conn: Conn, url: str, cfg: Config) -> dict[str, Any]:
         f" ({cfg.edge_minutes} minutes x {cfg.tags} tags)"
     )
     before = scalar(conn, "SELECT count(*) FROM _hazwatch.invalidation_log")
+    quiesce(conn)
     t = time.perf_counter()
     rows = generate(conn, 1, cfg.tags, lo, hi)
     insert_s = time.perf_counter() - t
     logged = scalar(conn, "SELECT count(*) FROM _hazwatch.invalidation_log") - before
     say(f"  inserted {rows:,} rows in {insert_s:.2f} s; new invalidation_log rows: {logged}")
     stale = stale_query_bench(conn, cfg)
+    quiesce(conn)
     refresh = refresh_all(conn, url, cfg.edge_end, "edge refresh")
     per_m = refresh["total_s"] / (rows / 1e6)
     ratio = refresh["total_s"] / insert_s
@@ -645,26 +713,30 @@ def trigger_cost(conn: Conn, cfg: Config) -> dict[str, Any]:
     chunks = scalar(conn, "SELECT count(*) FROM show_chunks('ts.sample')")
     if states["before"] != {"O": len(TRIGGERS) * (chunks + 1)}:
         raise SystemExit(f"expected the triggers on ts.sample and its {chunks} chunks: {states}")
+    keys = list(variants)
     for r in range(cfg.copy_rounds):
-        order = ["a_live_edge", "b_no_triggers", "c_late"]
-        if r % 2:
-            order[0], order[1] = order[1], order[0]
+        order = keys[r % 3 :] + keys[: r % 3]  # rotated each round: (a b c) (b c a) (c a b)
         for key in order:
             label, start, on = variants[key]
             rows = copy_batch(start, cfg.copy_minutes, next_tags(), cfg.copy_tags)
-            before = scalar(conn, "SELECT count(*) FROM _hazwatch.invalidation_log")
+            # Ten rows first, untimed, in every variant: the first COPY after the DDL of (b)
+            # reloads the hypertable's caches, which is not the per-row cost we measure.
+            primer = copy_batch(start, 1, next_tags(), 10)
+            quiesce(conn)
             if not on:
                 drop_triggers(conn)
                 states["while_dropped"] = trigger_states(conn)
             try:
+                copy_in(conn, primer)
+                before = scalar(conn, "SELECT count(*) FROM _hazwatch.invalidation_log")
                 dt = copy_in(conn, rows)
             finally:
                 if not on:
                     restore_triggers(conn)
             n_logged = scalar(conn, "SELECT count(*) FROM _hazwatch.invalidation_log") - before
-            copied += len(rows)
+            copied += len(primer) + len(rows)
             if key == "c_late":
-                expected_late += len(rows)
+                expected_late += len(primer) + len(rows)
             times[key].append(dt)
             logged[key].append(n_logged)
             say(
@@ -707,6 +779,7 @@ def late_refresh(conn: Conn, url: str, cfg: Config, copied: dict[str, Any]) -> d
     """Consume the late rows' invalidations and check every copied row is counted."""
     pending = scalar(conn, "SELECT count(*) FROM _hazwatch.invalidation_log")
     say(f"late refresh: {pending:,} invalidation_log rows pending")
+    quiesce(conn)
     refresh = refresh_all(conn, url, cfg.edge_end, "late refresh")
     counted = scalar(conn, "SELECT sum(n) FROM ts.sample_1d WHERE tag_id >= %s", (COPY_TAG_BASE,))
     ok = counted == copied["copied_rows"]
@@ -832,6 +905,12 @@ def table(res: dict[str, Any]) -> str:
             f" {res['late_refresh']['pending_invalidations']:,} logged rows",
         ),
         ("checks", f"1d counts every raw row: {res['final_check']['agree']}"),
+        (
+            f"load average, {res['environment']['cpus']} CPUs (median/max)",
+            ", ".join(
+                f"{k} {v['median']:.1f}/{v['max']:.1f}" for k, v in res["load_average_1m"].items()
+            ),
+        ),
         ("wall time", f"{res['wall_s'] / 60:.1f} min"),
     ]
     width = max(len(k) for k, _ in rows)
@@ -852,19 +931,33 @@ def run(url: str, cfg: Config) -> dict[str, Any]:
         },
     }
     # prepare_threshold=None: every query is planned with its values, like a dashboard's.
-    with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
-        res["environment"] = environment(conn)
-        say(f"environment: {res['environment']}")
-        res["data"] = load_data(conn, url, cfg)
-        res["initial_refresh"] = refresh_all(conn, url, cfg.end, "initial refresh")
-        res["initial_refresh"]["analyze_s"] = round(analyze_materialisations(conn), 2)
-        res["sizes"] = sizes(conn)
-        say(f"sizes: {res['sizes']}")
-        res["query"] = query_bench(conn, cfg)
-        res["refresh_cost"] = refresh_cost(conn, url, cfg)
-        res["triggers"] = trigger_cost(conn, cfg)
-        res["late_refresh"] = late_refresh(conn, url, cfg, res["triggers"])
-        res["final_check"] = final_check(conn)
+    load = LoadSampler().start()
+    loads: dict[str, Any] = {}
+    res["load_average_1m"] = loads
+    try:
+        with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
+            res["environment"] = environment(conn)
+            say(f"environment: {res['environment']}")
+            with load.phase(loads, "data"):
+                res["data"] = load_data(conn, url, cfg)
+            with load.phase(loads, "initial_refresh"):
+                res["initial_refresh"] = refresh_all(conn, url, cfg.end, "initial refresh")
+            res["initial_refresh"]["analyze_s"] = round(analyze_materialisations(conn), 2)
+            res["sizes"] = sizes(conn)
+            say(f"sizes: {res['sizes']}")
+            quiesce(conn)
+            with load.phase(loads, "query"):
+                res["query"] = query_bench(conn, cfg)
+            with load.phase(loads, "refresh_cost"):
+                res["refresh_cost"] = refresh_cost(conn, url, cfg)
+            with load.phase(loads, "triggers"):
+                res["triggers"] = trigger_cost(conn, cfg)
+            with load.phase(loads, "late_refresh"):
+                res["late_refresh"] = late_refresh(conn, url, cfg, res["triggers"])
+            res["final_check"] = final_check(conn)
+    finally:
+        load.stop()
+    say(f"1-min load average by step (median/max; {os.cpu_count()} CPUs): {loads}")
     return res
 
 

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 from hazwatch.settings import LogSettings
 
-
 NOISY_LIBRARIES = ("asyncua", "pymodbus", "paho", "urllib3", "waitress")
 
 
