@@ -1,8 +1,9 @@
 """Rollup benchmark (issue 3): query speed-up, refresh cost and invalidation-trigger overhead.
 
-One run, on a scratch TimescaleDB of its own (made like the test suite's: initdb in a temp dir,
-a free port, shared_buffers 2GB), or on a fresh database of ``HAZWATCH_DATABASE_URL`` when that
-is set; everything is dropped at the end, on Ctrl-C and on errors too.
+One run, on a scratch TimescaleDB of its own (``hazwatch.db.scratch``, as the tests use: initdb
+in a temp dir, a free port, shared_buffers 2GB), or on a fresh database of
+``HAZWATCH_DATABASE_URL`` when that is set; everything is dropped at the end, on Ctrl-C (and
+SIGTERM) and on errors too.
 
     .venv/bin/python bench/rollups.py                    # 100 tags x 365 days: ~20 min, 2 cores
     .venv/bin/python bench/rollups.py --quick            # 10 tags x 30 days: under a minute
@@ -32,15 +33,11 @@ import os
 import platform
 import random
 import re
-import shutil
 import signal
-import socket
 import statistics
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -48,17 +45,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
-from hazwatch.db.cluster import Cluster
-from hazwatch.db.install import ensure_installed
-from hazwatch.db.migrate import SQL_DIR, migrate
+from hazwatch.db.scratch import migrated_database, scratch_cluster, with_dbname
 from hazwatch.rollups import catalog, engine
 from hazwatch.rollups.declare import Rollup
-from hazwatch.settings import Settings, load_settings
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 #: First sample of the generated data.
@@ -165,70 +158,26 @@ def heartbeat(url: str, what: Callable[[Conn], str], every_s: float = 30.0) -> I
 # -- the database ----------------------------------------------------------------------------
 
 
-def find_free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def scratch_dir(prefix: str) -> Path:
-    """A temp dir the ``postgres`` user can reach when run as root (as in tests/conftest.py)."""
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    path.chmod(0o755)
-    return path
-
-
-def _with_dbname(url: str, dbname: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + dbname))
-
-
 @contextmanager
 def scratch_database(shared_buffers: str) -> Iterator[str]:
     """URL of a fresh, migrated database; the cluster (or database) is removed afterwards."""
     external = os.environ.get("HAZWATCH_DATABASE_URL")
-    cluster: Cluster | None = None
-    base: Path | None = None
-    settings: Settings | None = None
     if external:
-        admin = _with_dbname(external, "postgres")
         say("using HAZWATCH_DATABASE_URL: a fresh database on that server")
-    else:
-        base = scratch_dir("hazwatch-bench-")
-        settings = load_settings(
-            db={
-                "data_dir": str(base / "data"),
-                "port": find_free_port(),
-                "shared_buffers": shared_buffers,
-            }
-        )
-        cluster = Cluster.from_settings(settings)
-    name = f"hw_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        if cluster is not None and settings is not None:
-            ensure_installed(settings)
-            say(f"starting scratch cluster in {base} on port {cluster.port}")
-            cluster.up()
-            admin = cluster.url("postgres")
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        url = _with_dbname(admin, name)
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn, SQL_DIR)
-        say(f"database {name} migrated")
-        yield url
-    finally:
-        say("tearing down")
-        if cluster is not None:
+        with migrated_database(with_dbname(external, "postgres"), "hw_bench") as url:
             try:
-                cluster.down()
+                yield url
             finally:
-                if base is not None:
-                    shutil.rmtree(base, ignore_errors=True)
-        else:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
+                say("tearing down: dropping the database")
+        return
+    with scratch_cluster("hazwatch-bench-", shared_buffers=shared_buffers) as cluster:
+        say(f"scratch cluster in {cluster.base} on port {cluster.port}")
+        with migrated_database(cluster.url("postgres"), "hw_bench") as url:
+            say(f"database {url.rsplit('/', 1)[-1]} migrated")
+            try:
+                yield url
+            finally:
+                say("tearing down: dropping the database and the cluster")
 
 
 def scalar(conn: Conn, query: str | sql.Composable, params: Sequence[Any] = ()) -> Any:
@@ -968,12 +917,13 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     cfg, out, shared_buffers = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with it ignored
     say(f"rollup benchmark: {cfg}")
     try:
         with scratch_database(shared_buffers) as url:
             res = run(url, cfg)
     except KeyboardInterrupt:
-        say("interrupted; scratch database removed")
+        say("interrupted; scratch database (and cluster) removed")
         return 130
     res["wall_s"] = round(time.monotonic() - _STARTED, 1)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -367,11 +367,15 @@ def _refresh_locked(
                 (rollup.name, window[0], window[1] - timedelta(microseconds=1)),
             )
         if not rollup.is_hierarchical:
+            # One entry per touched minute (the finest bucket) instead of one per late row:
+            # a backfill of millions of rows becomes thousands of ranges.
             conn.execute(
                 "WITH moved AS (DELETE FROM _hazwatch.invalidation_log WHERE source = %s"
-                " RETURNING lo, hi)"
+                " RETURNING lo, hi),"
+                " merged AS (SELECT min(lo) AS lo, max(hi) AS hi FROM moved"
+                " GROUP BY date_trunc('minute', lo), date_trunc('minute', hi))"
                 " INSERT INTO _hazwatch.rollup_invalidation (rollup, lo, hi)"
-                " SELECT r.name, m.lo, m.hi FROM moved m"
+                " SELECT r.name, m.lo, m.hi FROM merged m"
                 " JOIN _hazwatch.rollup r ON r.source = %s",
                 (rollup.source, rollup.source),
             )
