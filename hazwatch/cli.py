@@ -361,7 +361,9 @@ def config() -> None:
 @pass_ctx
 def config_validate(obj: _Ctx, file: Path | None) -> None:
     """Check a settings file and the HAZWATCH_* environment; name each bad field and line."""
-    load_settings(file or obj.config)
+    from hazwatch.run import collector_children
+
+    collector_children(load_settings(file or obj.config))
     click.echo("settings are valid")
 
 
@@ -441,6 +443,20 @@ def demo(obj: _Ctx, duration: float | None) -> None:
     from hazwatch.demo import run_demo
 
     run_demo(obj.settings, say=_say, duration=duration)
+
+
+@cli.command("run")
+@pass_ctx
+def run_platform(obj: _Ctx) -> None:
+    """Run the configured collectors and the scheduler under one supervisor (production)."""
+    from hazwatch.run import collector_children
+    from hazwatch.supervisor import Child, Supervisor
+
+    settings = obj.settings
+    children = [*collector_children(settings), Child("scheduler", ["scheduler"])]
+    setup_logging(settings.log, process="run")
+    _say(f"running {', '.join(c.name for c in children)}")
+    Supervisor(children).run()
 
 
 @cli.command()

@@ -100,6 +100,20 @@ class WebSettings(_Section):
     port: int = Field(8050, ge=1, le=65535)
 
 
+class CollectorSettings(_Section):
+    """One collector process of ``hazwatch run``: ``hazwatch collect KIND --option value …``.
+
+    [[collectors]]
+    name = "dcs-unit1"
+    kind = "opcua"
+    options = { endpoint = "opc.tcp://10.1.2.3:4840", map = "/etc/hazwatch/unit1.csv" }
+    """
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+    kind: Literal["opcua", "modbus", "mqtt"]
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
 class DemoSettings(_Section):
     """The demo plant (``hazwatch simulate``) and where ``make demo`` finds it."""
 
@@ -132,6 +146,8 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     ingest: IngestSettings = IngestSettings()
     demo: DemoSettings = DemoSettings()
+    #: The production route: every source as a collector process run by ``hazwatch run``.
+    collectors: list[CollectorSettings] = Field(default_factory=list)
     #: Per-relation retention overrides, e.g. {"ts.sample": "3 years"} (see hazwatch.retention).
     retention: dict[str, str] = Field(default_factory=dict)
 
