@@ -490,10 +490,13 @@ def scheduler(obj: _Ctx) -> None:
 
 
 def _add_domain_commands() -> None:
+    from dashboards.cli import serve, token
     from ingest.cli import collect, import_
 
     cli.add_command(collect)
     cli.add_command(import_)
+    cli.add_command(serve)
+    cli.add_command(token)
 
 
 _add_domain_commands()

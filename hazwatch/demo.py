@@ -79,6 +79,16 @@ def ensure_demo_plant(conn: psycopg.Connection, settings: Settings) -> int:
             {"enterprise_id": enterprise, "code": "TEP", "name": "田纳西-伊斯曼工艺装置"},
         )
     )
+    from ingest.simulator.gas import UNITS
+
+    for u in UNITS:
+        if not conn.execute(
+            "SELECT 1 FROM registry.unit WHERE enterprise_id = %s AND code = %s",
+            (enterprise, u.code),
+        ).fetchone():
+            registers.insert(conn, DEMO_ACTOR, "unit",
+                             {"enterprise_id": enterprise, "code": u.code, "name": u.name,
+                              "kind": u.kind})  # fmt: skip
     tags = TagResolver(conn, enterprise, DEMO_ACTOR)
     tags.load()
     points: dict[str, int] = {}
@@ -149,6 +159,8 @@ def run_demo(settings: Settings, say: Callable[[str], None], duration: float | N
                                              "127.0.0.1", "--port", str(port), "--map", str(path)])
             for port, path in maps.modbus
         ),
+        Child("collect-mqtt", ["collect", "mqtt", "--enterprise", ent, "--host", "127.0.0.1",
+                               "--port", str(settings.demo.mqtt_port), "--map", str(maps.mqtt)]),
         Child("scheduler", ["scheduler"]),
     ]  # fmt: skip
     say("")
@@ -157,7 +169,8 @@ def run_demo(settings: Settings, say: Callable[[str], None], duration: float | N
     say(f"  login      {DEMO_USER} / {DEMO_PASSWORD}")
     say(f"  registers  {row[0] if row else 0} enterprises (R1 reference data + the demo plant)")
     say(f"  plant      OPC UA opc.tcp://127.0.0.1:{settings.demo.opcua_port}/ (Tennessee "
-        f"Eastman), Modbus gateways on {', '.join(str(p) for p, _ in maps.modbus)}")  # fmt: skip
+        f"Eastman), Modbus gateways on {', '.join(str(p) for p, _ in maps.modbus)}, MQTT gas "
+        f"detectors on {settings.demo.mqtt_port}")  # fmt: skip
     say(f"  processes  {', '.join(c.name for c in children)}")
     say("  look       hazwatch db status | rollups status; Ctrl-C stops the processes, the")
     say("             database keeps running (make db-down stops it)")

@@ -6,6 +6,7 @@ import click
 
 from ingest.files.cli import alarms
 from ingest.modbus.cli import modbus
+from ingest.mqtt.cli import mqtt
 from ingest.opcua.cli import opcua
 
 
@@ -21,4 +22,5 @@ def import_() -> None:
 
 collect.add_command(modbus)
 collect.add_command(opcua)
+collect.add_command(mqtt)
 import_.add_command(alarms)

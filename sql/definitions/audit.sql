@@ -5,8 +5,12 @@
 CREATE OR REPLACE FUNCTION audit.log_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    -- Columns never copied into the log (password hashes); TG_ARGV is NULL without arguments.
-    hidden text[] := coalesce(TG_ARGV::text[], '{}');
+    -- Trigger arguments name columns never copied into the log (password hashes); a name
+    -- prefixed with '~' is also left out, and a change to it alone is not logged at all
+    -- (usage stamps such as last_used_at). TG_ARGV is NULL without arguments.
+    args text[] := coalesce(TG_ARGV::text[], '{}');
+    ignored text[] := ARRAY(SELECT substr(a, 2) FROM unnest(args) a WHERE a LIKE '~%');
+    hidden text[] := ARRAY(SELECT a FROM unnest(args) a WHERE a NOT LIKE '~%') || ignored;
     old_row jsonb;
     new_row jsonb;
     key text;
@@ -14,8 +18,8 @@ BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN old_row := to_jsonb(OLD) - hidden; END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN new_row := to_jsonb(NEW) - hidden; END IF;
     IF TG_OP = 'UPDATE' THEN
-        IF to_jsonb(OLD) - 'updated_at' = to_jsonb(NEW) - 'updated_at' THEN
-            RETURN NEW;  -- a no-op update is not a change
+        IF to_jsonb(OLD) - 'updated_at' - ignored = to_jsonb(NEW) - 'updated_at' - ignored THEN
+            RETURN NEW;  -- a no-op update (or one of ignored columns only) is not a change
         END IF;
         IF old_row - 'updated_at' = new_row - 'updated_at' THEN
             -- Only a hidden column changed (a password): say so without copying it.

@@ -94,7 +94,7 @@ CREATE OR REPLACE TRIGGER app_user_touch
     FOR EACH ROW EXECUTE FUNCTION audit.touch_updated_at();
 CREATE OR REPLACE TRIGGER api_token_audit
     AFTER INSERT OR UPDATE OR DELETE ON auth.api_token
-    FOR EACH ROW EXECUTE FUNCTION audit.log_change('token_sha256');
+    FOR EACH ROW EXECUTE FUNCTION audit.log_change('token_sha256', '~last_used_at');
 CREATE OR REPLACE TRIGGER api_token_touch
     BEFORE UPDATE ON auth.api_token
     FOR EACH ROW EXECUTE FUNCTION audit.touch_updated_at();

@@ -79,6 +79,7 @@ def test_demo_fills_the_database_by_itself(db_url: str, tmp_path: Path) -> None:
         "HAZWATCH_DATABASE_URL": db_url,
         "HAZWATCH_DEMO__OPCUA_PORT": str(find_free_port()),
         "HAZWATCH_DEMO__MODBUS_PORT": str(_two_free_ports()),
+        "HAZWATCH_DEMO__MQTT_PORT": str(find_free_port()),
         "HAZWATCH_INGEST__SPOOL_DIR": str(tmp_path / "spool"),
         "HAZWATCH_INGEST__FLUSH_INTERVAL_S": "0.2",
     }
@@ -86,7 +87,7 @@ def test_demo_fills_the_database_by_itself(db_url: str, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     assert "hazwatch demo is up" in out.stderr
     assert "login      admin / hazwatch-demo" in out.stderr
-    for child in ("simulator", "collect-opcua", "collect-modbus", "scheduler"):
+    for child in ("simulator", "collect-opcua", "collect-modbus", "collect-mqtt", "scheduler"):
         assert f"started {child}" in out.stderr, child
     assert "all children stopped" in out.stderr
     with psycopg.connect(db_url) as conn:
@@ -101,7 +102,8 @@ def test_demo_fills_the_database_by_itself(db_url: str, tmp_path: Path) -> None:
             (ent,),
         ).fetchone() == (True,)
         assert conn.execute("SELECT count(*) FROM registry.alarm_relation").fetchone()[0] >= 6
-        # Process values over OPC UA and pump values over Modbus arrived without anyone's hand.
+        # Process values (OPC UA), pump values (Modbus) and gas detectors (MQTT) arrived
+        # without anyone's hand.
         by_source = dict(
             conn.execute(
                 "SELECT t.source, count(*) FROM ts.sample s JOIN registry.tag t ON t.id = s.tag_id"
@@ -109,7 +111,7 @@ def test_demo_fills_the_database_by_itself(db_url: str, tmp_path: Path) -> None:
                 (ent,),
             ).fetchall()
         )
-        assert by_source.get("opcua", 0) > 0 and by_source.get("modbus", 0) > 0, by_source
+        assert all(by_source.get(k, 0) > 0 for k in ("opcua", "modbus", "mqtt")), by_source
         assert conn.execute("SELECT count(*) FROM vib.overall").fetchone()[0] > 0
 
 

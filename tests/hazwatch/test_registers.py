@@ -107,3 +107,16 @@ def test_resolve_by_id_code_or_name(conn: psycopg.Connection) -> None:
     )
     with pytest.raises(RegisterError, match="no region with id, code or name '北京市'"):
         registers.resolve(conn, "region", "北京市")
+
+
+def test_usage_stamps_alone_are_not_audited(conn: psycopg.Connection) -> None:
+    from hazwatch.tokens import create_token
+
+    create_token(conn, ADMIN, "stamp-test", "ingest")
+    tid = conn.execute("SELECT id FROM auth.api_token WHERE name = 'stamp-test'").fetchone()[0]
+    conn.execute("UPDATE auth.api_token SET last_used_at = now() WHERE id = %s", (tid,))
+    conn.execute("UPDATE auth.api_token SET revoked_at = now() WHERE id = %s", (tid,))
+    log = _audit(conn, "auth.api_token", tid)
+    assert [a[2] for a in log] == ["insert", "update"]  # the stamp alone left no row
+    assert all("token_sha256" not in (a[4] or {}) for a in log)
+    assert "last_used_at" not in log[1][4] and log[1][4]["revoked_at"] is not None
