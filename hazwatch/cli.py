@@ -10,9 +10,7 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
-import signal
 import sys
-import threading
 from pathlib import Path
 
 import click
@@ -463,19 +461,13 @@ def run_platform(obj: _Ctx) -> None:
 @pass_ctx
 def simulate(obj: _Ctx) -> None:
     """Run the demo plant (OPC UA + Modbus gateways) until SIGTERM or Ctrl-C."""
+    from hazwatch.supervisor import stop_on_signals
     from ingest.simulator.run import run_simulator
 
     settings = obj.settings
     setup_logging(settings.log, process="simulator")
-    run_simulator(settings, _stop_on_signals())
-
-
-def _stop_on_signals() -> threading.Event:
-    """An event set by SIGINT or SIGTERM, for long-running subcommands."""
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
+    with stop_on_signals("simulator") as stop:
+        run_simulator(settings, stop)
 
 
 @cli.command()
@@ -483,10 +475,12 @@ def _stop_on_signals() -> threading.Event:
 def scheduler(obj: _Ctx) -> None:
     """Run rollup refreshes and retention on their schedules until SIGTERM or Ctrl-C."""
     from hazwatch.scheduler import run_scheduler
+    from hazwatch.supervisor import stop_on_signals
 
     settings = obj.settings
     setup_logging(settings.log, process="scheduler")
-    run_scheduler(settings, _stop_on_signals())
+    with stop_on_signals("scheduler") as stop:
+        run_scheduler(settings, stop)
 
 
 def _add_domain_commands() -> None:

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -97,3 +99,24 @@ class Supervisor:
                 child.proc.kill()
                 child.proc.wait()
         log.info("all children stopped")
+
+
+@contextmanager
+def stop_on_signals(label: str = "") -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM for a long-running command; handlers restored after.
+
+    with stop_on_signals("modbus 10.1.5.20:502") as stop:
+        collector.run(stop)
+    """
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s: %s, stopping", label or "process", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

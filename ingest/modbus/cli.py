@@ -11,25 +11,24 @@ still buffers is written (or spooled) before the process exits 0.
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Protocol
 
 import click
 import psycopg
-from psycopg import sql
 
 from hazwatch import registers
 from hazwatch.errors import HazwatchError
 from hazwatch.registers import Actor
 from hazwatch.settings import Settings
+from hazwatch.supervisor import stop_on_signals
+from ingest.commands import device_by_code, spool_name
 
 if TYPE_CHECKING:  # numpy and pymodbus load only when the command runs
     from ingest.modbus.decode import RegisterMap
 
 log = logging.getLogger(__name__)
+REASON = "named by a Modbus register map"
 
 
 class _HasSettings(Protocol):
@@ -101,45 +100,35 @@ def modbus(
     with connect(settings, autocommit=True) as conn:
         tag_ids, device_ids = resolve_ids(conn, actor, rmap, ref, host, port)
 
-    stop = threading.Event()
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("modbus %s:%d: %s, stopping", host, port, signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        with (
-            Writer(settings, name="modbus") as writer,
-            ModbusTransport(host, port, timeout_s=timeout) as transport,
-        ):
-            collector = ModbusCollector(
-                transport,
-                rmap,
-                writer,
-                tag_ids=tag_ids,
-                device_ids=device_ids,
-                interval_s=interval,
-                max_gap=max_gap,
-            )
-            blocks = sum(len(g.blocks) for g in collector.groups)
-            click.echo(
-                f"collecting {len(rmap.points)} points from {host}:{port} in {blocks} reads "
-                f"per round ({', '.join(f'{g.interval_s:g} s' for g in collector.groups)}); "
-                "stop with Ctrl-C or SIGTERM",
-                err=True,
-            )
-            collector.run(stop)
-            writer.flush()
-            s = collector.stats
-            click.echo(
-                f"stopped: {s.samples} samples, {s.vibration} overall rows, {s.waveforms} "
-                f"waveforms, {s.health} health rows, {s.rejected} rejected",
-                err=True,
-            )
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with (
+        stop_on_signals(f"modbus {host}:{port}") as stop,
+        Writer(settings, name=spool_name("modbus", host, port)) as writer,
+        ModbusTransport(host, port, timeout_s=timeout) as transport,
+    ):
+        collector = ModbusCollector(
+            transport,
+            rmap,
+            writer,
+            tag_ids=tag_ids,
+            device_ids=device_ids,
+            interval_s=interval,
+            max_gap=max_gap,
+        )
+        blocks = sum(len(g.blocks) for g in collector.groups)
+        click.echo(
+            f"collecting {len(rmap.points)} points from {host}:{port} in {blocks} reads "
+            f"per round ({', '.join(f'{g.interval_s:g} s' for g in collector.groups)}); "
+            "stop with Ctrl-C or SIGTERM",
+            err=True,
+        )
+        collector.run(stop)
+        writer.flush()
+        s = collector.stats
+        click.echo(
+            f"stopped: {s.samples} samples, {s.vibration} overall rows, {s.waveforms} "
+            f"waveforms, {s.health} health rows, {s.rejected} rejected",
+            err=True,
+        )
 
 
 def resolve_ids(
@@ -179,7 +168,9 @@ def resolve_ids(
     gateways = [d for d in rmap.devices() if d[0] == "gateway"]
     for kind, code in gateways:
         values = {"name": code, "protocol": "modbus_tcp", "host": host, "port": port}
-        device_ids[(kind, code)] = _device_id(conn, actor, "gateway", enterprise_id, code, values)
+        device_ids[(kind, code)] = device_by_code(
+            conn, actor, "gateway", enterprise_id, code, values, reason=REASON
+        )
     gateway_id = device_ids[gateways[0]] if len(gateways) == 1 else None
     for kind, code in rmap.devices():
         if kind != "sensor":
@@ -191,37 +182,8 @@ def resolve_ids(
             if gateway_id is not None:
                 values["gateway_id"] = gateway_id
         line = next(p.line for p in rmap.points if p.device == (kind, code))
-        device_ids[(kind, code)] = _device_id(
-            conn, actor, "sensor", enterprise_id, code, values, where=f"{rmap.source}:{line}"
-        )
+        device_ids[(kind, code)] = device_by_code(
+            conn, actor, "sensor", enterprise_id, code, values, reason=REASON,
+            where=f"{rmap.source}:{line}",
+        )  # fmt: skip
     return tag_ids, device_ids
-
-
-def _device_id(
-    conn: psycopg.Connection,
-    actor: Actor,
-    register: str,
-    enterprise_id: int,
-    code: str,
-    values: dict[str, object],
-    where: str = "",
-) -> int:
-    """Id of a gateway or sensor by code in the enterprise, registered when missing."""
-    query = sql.SQL("SELECT id FROM {} WHERE enterprise_id = %s AND code = %s").format(
-        registers.register(register).qualified
-    )
-    row = conn.execute(query, (enterprise_id, code)).fetchone()
-    if row is not None:
-        return int(row[0])
-    if not values:
-        raise HazwatchError(
-            f"{where}: {register} {code} is not registered and the map does not say what kind "
-            "of sensor it is: register it first"
-        )
-    return registers.insert(
-        conn,
-        actor,
-        register,
-        {"enterprise_id": enterprise_id, "code": code, **values},
-        reason="named by a Modbus register map",
-    )

@@ -19,13 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
-import signal
 import socket
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Protocol
 
 import click
@@ -36,6 +32,8 @@ from hazwatch import registers
 from hazwatch.errors import HazwatchError
 from hazwatch.registers import Actor, RegisterError
 from hazwatch.settings import Settings
+from hazwatch.supervisor import stop_on_signals
+from ingest.commands import device_by_code, read_text, spool_name
 
 if TYPE_CHECKING:  # paho loads only when the command runs
     from ingest.mqtt.decode import HealthReport, Reading
@@ -119,7 +117,7 @@ def mqtt(
     if (cert is None) != (key is None):
         raise click.UsageError("--cert and --key go together")
     try:
-        mmap = load_map(_read_text(map_file), str(map_file))
+        mmap = load_map(read_text(map_file), str(map_file))
     except MapError as exc:
         raise HazwatchError(str(exc)) from None
     password = None
@@ -153,17 +151,13 @@ def mqtt(
         tls=Tls(ca_file, cert, key) if tls else None,
     )
 
-    stop = threading.Event()
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("mqtt %s: %s, stopping", transport.url, signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     ids = Registry(settings, enterprise_id, host, port)
     try:
         # One spool per broker: two writers must not share a spool file.
-        with Writer(settings, name=f"mqtt-{_safe(host)}-{port}") as writer:
+        with (
+            stop_on_signals(f"mqtt {transport.url}") as stop,
+            Writer(settings, name=spool_name("mqtt", host, port)) as writer,
+        ):
             collector = MqttCollector(
                 transport,
                 mmap,
@@ -191,8 +185,6 @@ def mqtt(
             )
     finally:
         ids.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def default_client_id(host: str, port: int, map_file: Path) -> str:
@@ -206,40 +198,19 @@ def default_client_id(host: str, port: int, map_file: Path) -> str:
     return "hazwatch-" + hashlib.sha256(seed.encode()).hexdigest()[:10]
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise HazwatchError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise HazwatchError(f"{path}:1: not UTF-8 text ({exc.reason})") from None
-    except OSError as exc:
-        raise HazwatchError(f"{path}: {exc.strerror}") from None
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
-
-
 def gateway_id(
     conn: psycopg.Connection, enterprise_id: int, host: str, port: int, *, tls: bool = False
 ) -> int:
     """The registry.gateway row of a broker (code ``mqtt:HOST:PORT``), created when missing;
     its id is the device_id of the collector's health rows."""
     code = f"mqtt:{host}:{port}"
-    row = conn.execute(
-        "SELECT id FROM registry.gateway WHERE enterprise_id = %s AND code = %s",
-        (enterprise_id, code),
-    ).fetchone()
-    if row is not None:
-        return int(row[0])
-    return registers.insert(
+    return device_by_code(
         conn,
         ACTOR,
         "gateway",
+        enterprise_id,
+        code,
         {
-            "enterprise_id": enterprise_id,
-            "code": code,
             "name": f"{'mqtts' if tls else 'mqtt'}://{host}:{port}",
             "protocol": "mqtt",
             "host": host,

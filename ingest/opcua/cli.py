@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import logging
 import re
-import signal
-import threading
 from collections.abc import Mapping
 from pathlib import Path
-from types import FrameType
 from typing import Protocol
 from urllib.parse import urlparse
 
@@ -31,6 +28,8 @@ from hazwatch import registers
 from hazwatch.errors import HazwatchError
 from hazwatch.registers import Actor
 from hazwatch.settings import Settings
+from hazwatch.supervisor import stop_on_signals
+from ingest.commands import device_by_code, read_text, spool_name
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +107,7 @@ def opcua(
     if security != "None" and (cert is None or key is None):
         raise click.UsageError(f"--security {security} needs --cert and --key")
     try:
-        rows = parse_map(_read_text(map_file), str(map_file))
+        rows = parse_map(read_text(map_file), str(map_file))
     except MapError as exc:
         raise HazwatchError(str(exc)) from None
     settings = obj.settings
@@ -150,59 +149,36 @@ def opcua(
         def points_for(tag_id: int) -> Mapping[str, tuple[int, str]]:
             return points.get(tag_id, {})
 
-        stop = threading.Event()
-
-        def _stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("opcua %s: %s, stopping", endpoint, signal.Signals(signum).name)
-            stop.set()
-
-        previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            # One spool per endpoint: two writers must not share a spool file.
-            with Writer(settings, name=f"opcua-{_safe(host)}-{port}") as writer:
-                collector = OpcUaCollector(
-                    endpoint,
-                    nodes,
-                    writer,
-                    device_id=device_id,
-                    security=Security(security, cert, key, server_cert),  # type: ignore[arg-type]
-                    events=events,
-                    tag_for_source=tag_for_source,
-                    points_for=points_for,
-                    publishing_ms=publishing_interval,
-                )
-                click.echo(
-                    f"collecting {len(nodes)} nodes"
-                    f"{' and alarm events' if events else ''} from {endpoint} "
-                    f"(security {security}); stop with Ctrl-C or SIGTERM",
-                    err=True,
-                )
-                collector.run(stop)
-                writer.flush()
-                s = collector.stats
-                click.echo(
-                    f"stopped: {s.samples} samples, {s.alarm_events} alarm events, "
-                    f"{s.health} health rows, {s.rejected} rejected, {s.outages} outages",
-                    err=True,
-                )
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise HazwatchError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise HazwatchError(f"{path}:1: not UTF-8 text ({exc.reason})") from None
-    except OSError as exc:
-        raise HazwatchError(f"{path}: {exc.strerror}") from None
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
+        # One spool per endpoint: two writers must not share a spool file.
+        with (
+            stop_on_signals(f"opcua {endpoint}") as stop,
+            Writer(settings, name=spool_name("opcua", host, port)) as writer,
+        ):
+            collector = OpcUaCollector(
+                endpoint,
+                nodes,
+                writer,
+                device_id=device_id,
+                security=Security(security, cert, key, server_cert),  # type: ignore[arg-type]
+                events=events,
+                tag_for_source=tag_for_source,
+                points_for=points_for,
+                publishing_ms=publishing_interval,
+            )
+            click.echo(
+                f"collecting {len(nodes)} nodes"
+                f"{' and alarm events' if events else ''} from {endpoint} "
+                f"(security {security}); stop with Ctrl-C or SIGTERM",
+                err=True,
+            )
+            collector.run(stop)
+            writer.flush()
+            s = collector.stats
+            click.echo(
+                f"stopped: {s.samples} samples, {s.alarm_events} alarm events, "
+                f"{s.health} health rows, {s.rejected} rejected, {s.outages} outages",
+                err=True,
+            )
 
 
 def gateway_id(
@@ -211,24 +187,13 @@ def gateway_id(
     """The registry.gateway row of an OPC UA endpoint (code ``opcua:HOST:PORT``), created
     when missing; its id is the device_id of the collector's health rows."""
     code = f"opcua:{host}:{port}"
-    row = conn.execute(
-        "SELECT id FROM registry.gateway WHERE enterprise_id = %s AND code = %s",
-        (enterprise_id, code),
-    ).fetchone()
-    if row is not None:
-        return int(row[0])
-    return registers.insert(
+    return device_by_code(
         conn,
         ACTOR,
         "gateway",
-        {
-            "enterprise_id": enterprise_id,
-            "code": code,
-            "name": endpoint,
-            "protocol": "opcua",
-            "host": host,
-            "port": port,
-        },
+        enterprise_id,
+        code,
+        {"name": endpoint, "protocol": "opcua", "host": host, "port": port},
         reason="OPC UA endpoint of a collector",
     )
 
