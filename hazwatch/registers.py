@@ -191,6 +191,17 @@ REGISTERS: dict[str, Register] = {
             "active",
             "last_login_at",
         ),
+        _reg(
+            "auth",
+            "api_token",
+            "name",
+            "role",
+            "token_sha256",
+            "enterprise_id",
+            "region_id",
+            "last_used_at",
+            "revoked_at",
+        ),
     )
 }
 

@@ -7,10 +7,10 @@
 
 A token is ``hzw_`` and 43 URL-safe characters (256 random bits), shown once at creation. Its
 hash needs no salt and no slow KDF: the secret is random, not a password, so a hash lookup is
-as strong as the secret and costs one index probe per request. Every change to
-``auth.api_token`` (creation, revocation, the ``last_used_at`` stamp) goes through
-``hazwatch.registers.acting``, so the audit log names who did it; the hash never reaches the
-log (the trigger hides ``token_sha256``).
+as strong as the secret and costs one index probe per request. Creation and
+revocation go through the register helper (``hazwatch.registers``), so the audit log names who
+did it; the hash never reaches the log (the trigger hides ``token_sha256``), and the
+``last_used_at`` usage stamp alone is not audited.
 """
 
 from __future__ import annotations
@@ -85,15 +85,14 @@ def create_token(
     enterprise_id = registers.resolve(conn, "enterprise", enterprise) if enterprise else None
     region_id = registers.resolve(conn, "region", region) if region else None
     token = PREFIX + secrets.token_urlsafe(32)
-    try:
-        with registers.acting(conn, actor, "token created"):
-            conn.execute(
-                "INSERT INTO auth.api_token (name, role, token_sha256, enterprise_id, region_id)"
-                " VALUES (%s, %s, %s, %s, %s)",
-                (name, role, token_hash(token), enterprise_id, region_id),
-            )
-    except psycopg.errors.UniqueViolation as exc:  # created concurrently under the same name
-        raise RegisterError(f"a token named {name!r} already exists") from exc
+    registers.insert(
+        conn,
+        actor,
+        "api_token",
+        {"name": name, "role": role, "token_sha256": token_hash(token),
+         "enterprise_id": enterprise_id, "region_id": region_id},
+        reason="token created",
+    )  # fmt: skip
     return token
 
 
@@ -152,13 +151,11 @@ def revoke_token(
         raise RegisterError(f"no token named {name!r}")
     if row[1] is not None:
         raise RegisterError(f"token {name!r} was already revoked at {row[1]:%Y-%m-%d %H:%M:%S%z}")
-    with registers.acting(conn, actor, reason or "token revoked"):
-        done = conn.execute(
-            "UPDATE auth.api_token SET revoked_at = now() WHERE id = %s RETURNING revoked_at",
-            (row[0],),
-        ).fetchone()
-    assert done is not None
-    return done[0]
+    done = registers.update(
+        conn, actor, "api_token", row[0], {"revoked_at": datetime.now(UTC)},
+        reason=reason or "token revoked",
+    )  # fmt: skip
+    return done["revoked_at"]
 
 
 @dataclass(frozen=True)
