@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +35,7 @@ __all__ = [
     "create_database",
     "drop_database",
     "find_free_port",
+    "make_enterprise",
     "migrated_database",
     "run_cli",
     "scratch_dir",
@@ -82,6 +86,41 @@ def scratch_db(admin_url: str) -> Iterator[str]:
     url = create_database(admin_url)
     yield url
     drop_database(admin_url, url)
+
+
+@pytest.fixture
+def no_leaked_threads() -> Iterator[None]:
+    """Fail a test that leaves a thread running (protocol clients and servers must stop).
+
+    Modules opt in: ``pytestmark = pytest.mark.usefixtures("no_leaked_threads")``.
+    """
+    before = set(threading.enumerate())
+    yield
+    end = time.monotonic() + 5
+    while True:
+        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not extra or time.monotonic() > end:
+            break
+        time.sleep(0.05)
+    assert not extra, f"threads left running: {extra}"
+
+
+def make_enterprise(
+    conn: psycopg.Connection, prefix: str = "测试企业", city: str = "太原市"
+) -> tuple[int, str]:
+    """A fresh enterprise of its own (unique name) in ``city``; returns (id, name).
+
+    Tests share the session database, so each makes the enterprise its rows belong to.
+    """
+    from hazwatch import registers
+    from hazwatch.registers import Actor
+
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    region = registers.resolve(conn, "region", city)
+    ent = registers.insert(
+        conn, Actor(None, "test"), "enterprise", {"name": name, "region_id": region}
+    )
+    return ent, name
 
 
 def run_cli(

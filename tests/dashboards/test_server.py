@@ -22,10 +22,10 @@ import pytest
 from flask import Flask
 
 from dashboards.server import SECURITY_HEADERS, close_server, create_server
-from hazwatch import registers, tokens
+from hazwatch import tokens
 from hazwatch.registers import Actor
 from hazwatch.settings import load_settings
-from tests.conftest import find_free_port
+from tests.conftest import find_free_port, make_enterprise
 
 TEST = Actor(None, "test")
 
@@ -124,9 +124,7 @@ def _stop(proc: subprocess.Popen[str]) -> str:
 def test_sigterm_writes_what_the_writer_holds(
     db_url: str, tmp_path: Path, conn: psycopg.Connection
 ) -> None:
-    name = f"Serve test {uuid.uuid4().hex[:8]}"
-    region = registers.resolve(conn, "region", "太原市")
-    registers.insert(conn, TEST, "enterprise", {"name": name, "region_id": region})
+    _, name = make_enterprise(conn, "Serve test")
     token = tokens.create_token(conn, TEST, f"serve-{uuid.uuid4().hex[:8]}", "ingest", name)
     port = find_free_port()
     # A flush interval far beyond the test: the row stays in the writer until shutdown.

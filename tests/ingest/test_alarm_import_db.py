@@ -7,7 +7,6 @@ other tests), so tag names and counts never mix.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,7 @@ from hazwatch.settings import Settings
 from ingest.files.alarm_import import import_alarm_file
 from ingest.files.cli import alarms
 from ingest.files.decode import FORMATS, Format, ParsedEvent
-from tests.conftest import run_cli
+from tests.conftest import make_enterprise, run_cli
 
 DATA = Path(__file__).parent / "data" / "alarms"
 TEST = Actor(None, "test")
@@ -43,10 +42,7 @@ SAMPLES: dict[str, tuple[str, int, int, list[str], int, str]] = {
 @pytest.fixture
 def enterprise(conn: psycopg.Connection) -> tuple[int, str]:
     """A fresh enterprise in 太原市: (id, name)."""
-    name = f"告警导入测试化工有限公司-{uuid.uuid4().hex[:8]}"
-    region = registers.resolve(conn, "region", "太原市")
-    ent_id = registers.insert(conn, TEST, "enterprise", {"name": name, "region_id": region})
-    return ent_id, name
+    return make_enterprise(conn, "告警导入测试化工有限公司")
 
 
 def cli(db_url: str, *args: str) -> tuple[int, str, str]:

@@ -27,9 +27,7 @@ from influxdb_client import InfluxDBClient, Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
-from hazwatch import registers
-from hazwatch.registers import Actor
-from tests.conftest import find_free_port, run_cli
+from tests.conftest import find_free_port, make_enterprise, run_cli
 
 
 @dataclass
@@ -72,13 +70,8 @@ def wait_until(check: Any, timeout: float = 10.0) -> Any:
 
 @pytest.fixture(scope="module")
 def enterprise(db_url: str) -> str:
-    name = f"Line protocol test {uuid.uuid4().hex[:8]}"
     with psycopg.connect(db_url, autocommit=True) as conn:
-        region = registers.resolve(conn, "region", "太原市")
-        registers.insert(
-            conn, Actor(None, "test"), "enterprise", {"name": name, "region_id": region}
-        )
-    return name
+        return make_enterprise(conn, "Line protocol test")[1]
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,11 +16,10 @@ import psycopg
 import pytest
 
 from hazwatch import registers
-from hazwatch.registers import Actor
 from ingest.modbus.decode import RegisterMap
 from ingest.simulator.modbus_gateway import SimulatedGateway
 from ingest.simulator.pumps import demo_plant
-from tests.conftest import find_free_port, run_cli
+from tests.conftest import find_free_port, make_enterprise, run_cli
 
 MAP_FILE = Path(__file__).parent / "data" / "modbus" / "gw01.csv"
 
@@ -29,14 +27,7 @@ MAP_FILE = Path(__file__).parent / "data" / "modbus" / "gw01.csv"
 @pytest.fixture
 def enterprise(conn: psycopg.Connection) -> str:
     """A fresh enterprise of our own, so tags and devices start unknown."""
-    name = f"Modbus test works {uuid.uuid4().hex[:8]}"
-    registers.insert(
-        conn,
-        Actor(None, "test"),
-        "enterprise",
-        {"name": name, "region_id": registers.resolve(conn, "region", "太原市")},
-    )
-    return name
+    return make_enterprise(conn, "Modbus test works")[1]
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +17,9 @@ import psycopg
 import pytest
 
 from hazwatch import registers
-from hazwatch.registers import Actor
 from ingest.mqtt.broker import Mosquitto
 from ingest.simulator.gas import demo_detectors, mapping_text, publish_forever, tag_names
-from tests.conftest import find_free_port
+from tests.conftest import find_free_port, make_enterprise
 
 DATA = Path(__file__).parent / "data" / "mqtt"
 INTERVAL_S = 0.2
@@ -58,30 +56,13 @@ def env_for(db_url: str, tmp_path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(autouse=True)
-def no_leaked_threads() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    end = time.monotonic() + 5
-    while True:
-        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-        if not extra or time.monotonic() > end:
-            break
-        time.sleep(0.05)
-    assert not extra, f"threads left running: {extra}"
+pytestmark = pytest.mark.usefixtures("no_leaked_threads")
 
 
 @pytest.fixture
 def enterprise(conn: psycopg.Connection) -> str:
     """A fresh enterprise of our own, so tags and devices start unknown."""
-    name = f"MQTT test works {uuid.uuid4().hex[:8]}"
-    registers.insert(
-        conn,
-        Actor(None, "test"),
-        "enterprise",
-        {"name": name, "region_id": registers.resolve(conn, "region", "太原市")},
-    )
-    return name
+    return make_enterprise(conn, "MQTT test works")[1]
 
 
 @pytest.fixture

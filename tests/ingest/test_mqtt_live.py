@@ -20,7 +20,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from hazwatch import registers
 from hazwatch.registers import Actor
 from hazwatch.settings import load_settings
 from ingest.mqtt.broker import Mosquitto
@@ -31,7 +30,7 @@ from ingest.mqtt.transport import BrokerRefused, MqttPublisher, MqttTransport, R
 from ingest.tags import TagResolver
 from ingest.types import GOOD, AlarmEvent, DeviceHealth, Rejected, Sample
 from ingest.writer import Writer
-from tests.conftest import find_free_port
+from tests.conftest import find_free_port, make_enterprise
 
 DATA = Path(__file__).parent / "data" / "mqtt"
 T0_MS = int(datetime(2026, 5, 1, 8, 0, tzinfo=UTC).timestamp() * 1000)
@@ -41,17 +40,7 @@ def at(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-@pytest.fixture(autouse=True)
-def no_leaked_threads() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    end = time.monotonic() + 5
-    while True:
-        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-        if not extra or time.monotonic() > end:
-            break
-        time.sleep(0.05)
-    assert not extra, f"threads left running: {extra}"
+pytestmark = pytest.mark.usefixtures("no_leaked_threads")
 
 
 @pytest.fixture
@@ -254,15 +243,7 @@ def test_state_changes_are_written_once_and_silence_means_offline(
 
 @pytest.fixture
 def enterprise(conn: psycopg.Connection) -> int:
-    return registers.insert(
-        conn,
-        Actor(None, "test"),
-        "enterprise",
-        {
-            "name": f"MQTT test works {uuid.uuid4().hex[:8]}",
-            "region_id": registers.resolve(conn, "region", "太原市"),
-        },
-    )
+    return make_enterprise(conn, "MQTT test works")[0]
 
 
 def test_bad_payloads_are_quarantined_and_good_ones_land(

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,8 +22,6 @@ from typing import Any
 import psycopg
 import pytest
 
-from hazwatch import registers
-from hazwatch.registers import Actor
 from ingest.opcua.collector import OpcUaCollector
 from ingest.opcua.transport import Connection, Security, TransportError, generate_certificate
 from ingest.simulator.opcua_server import (
@@ -37,7 +34,7 @@ from ingest.simulator.opcua_server import (
 )
 from ingest.simulator.plant import NOMINAL, AlarmPoint, Operator, demo_points
 from ingest.types import AlarmEvent, DeviceHealth, Rejected, Sample
-from tests.conftest import find_free_port
+from tests.conftest import find_free_port, make_enterprise
 
 TAGS = ["TEP-XMEAS02", "TEP-XMEAS07", "TEP-XMEAS09", "TEP-XMV10"]
 
@@ -140,17 +137,7 @@ def run_async(coro: Awaitable[Any]) -> Any:
     return asyncio.run(wrapper())
 
 
-@pytest.fixture(autouse=True)
-def no_leaked_threads() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    end = time.monotonic() + 5
-    while True:
-        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-        if not extra or time.monotonic() > end:
-            break
-        time.sleep(0.05)
-    assert not extra, f"threads left running: {extra}"
+pytestmark = pytest.mark.usefixtures("no_leaked_threads")
 
 
 def fast_chattering_points() -> list[AlarmPoint]:
@@ -404,9 +391,7 @@ def _env(db_url: str, home: Path) -> dict[str, str]:
 def test_cli_collects_into_the_database(
     plant: PlantServer, db_url: str, conn: psycopg.Connection, tmp_path: Path
 ) -> None:
-    name = f"OPC UA test plant {uuid.uuid4().hex[:8]}"
-    region = registers.resolve(conn, "region", "太原市")
-    registers.insert(conn, Actor(None, "test"), "enterprise", {"name": name, "region_id": region})
+    _, name = make_enterprise(conn, "OPC UA test plant")
     map_file = tmp_path / "tep.csv"
     write_map_csv(map_file, TAGS)
     exe = Path(sys.executable).parent / "hazwatch"
