@@ -18,6 +18,18 @@ from psycopg import sql
 from hazwatch import registers
 from hazwatch.errors import HazwatchError
 from hazwatch.registers import Actor
+from hazwatch.settings import Settings
+
+
+def enterprise_ref(option: str | None, settings: Settings) -> str:
+    """The enterprise a collector files its tags under: ``--enterprise``, else [site] enterprise."""
+    ref = option or settings.site.enterprise
+    if not ref:
+        raise HazwatchError(
+            "no enterprise to file tags under: pass --enterprise (id, code or exact name) or "
+            "set enterprise in the [site] section of the settings"
+        )
+    return ref
 
 
 def read_text(path: Path) -> str:

@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from hazwatch.errors import HazwatchError
 from hazwatch.settings import Settings
+from ingest.commands import enterprise_ref
 from ingest.files.alarm_import import ImportResult, import_alarm_file
 from ingest.files.decode import FORMATS
 
@@ -68,12 +70,10 @@ def alarms(
     from hazwatch.db import connect
 
     settings = obj.settings
-    ref = enterprise or settings.site.enterprise
-    if not ref:
-        raise click.UsageError(
-            "no enterprise: pass --enterprise (id, code or exact name) or set enterprise in the "
-            "[site] section of the settings"
-        )
+    try:
+        ref = enterprise_ref(enterprise, settings)
+    except HazwatchError as exc:
+        raise click.UsageError(str(exc)) from None
     with connect(settings, autocommit=True) as conn:
         result = import_alarm_file(conn, file, fmt.lower(), enterprise=ref, tz=tz, dry_run=dry_run)
     for line in summary_lines(result, tz):

@@ -18,11 +18,10 @@ import click
 import psycopg
 
 from hazwatch import registers
-from hazwatch.errors import HazwatchError
 from hazwatch.registers import Actor
 from hazwatch.settings import Settings
 from hazwatch.supervisor import stop_on_signals
-from ingest.commands import device_by_code, spool_name
+from ingest.commands import device_by_code, enterprise_ref, spool_name
 
 if TYPE_CHECKING:  # numpy and pymodbus load only when the command runs
     from ingest.modbus.decode import RegisterMap
@@ -85,11 +84,7 @@ def modbus(
     # The map first: a bad file fails in milliseconds, before any connection is made.
     rmap = RegisterMap.from_csv(map_file)
     settings = obj.settings
-    ref = enterprise or settings.site.enterprise
-    if not ref:
-        raise HazwatchError(
-            "no enterprise to file tags under: pass --enterprise or set [site] enterprise"
-        )
+    ref = enterprise_ref(enterprise, settings)
 
     from hazwatch.db import connect
     from ingest.modbus.collector import ModbusCollector

@@ -33,7 +33,7 @@ from hazwatch.errors import HazwatchError
 from hazwatch.registers import Actor, RegisterError
 from hazwatch.settings import Settings
 from hazwatch.supervisor import stop_on_signals
-from ingest.commands import device_by_code, read_text, spool_name
+from ingest.commands import device_by_code, enterprise_ref, read_text, spool_name
 
 if TYPE_CHECKING:  # paho loads only when the command runs
     from ingest.mqtt.decode import HealthReport, Reading
@@ -126,11 +126,7 @@ def mqtt(
         if not password:
             raise HazwatchError("--password-stdin: standard input gave no password")
     settings = obj.settings
-    ref = enterprise or settings.site.enterprise
-    if not ref:
-        raise HazwatchError(
-            "no enterprise to file tags under: pass --enterprise or set [site] enterprise"
-        )
+    ref = enterprise_ref(enterprise, settings)
 
     from hazwatch.db import connect
     from ingest.mqtt.collector import MqttCollector

@@ -29,7 +29,7 @@ from hazwatch.errors import HazwatchError
 from hazwatch.registers import Actor
 from hazwatch.settings import Settings
 from hazwatch.supervisor import stop_on_signals
-from ingest.commands import device_by_code, read_text, spool_name
+from ingest.commands import device_by_code, enterprise_ref, read_text, spool_name
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +111,7 @@ def opcua(
     except MapError as exc:
         raise HazwatchError(str(exc)) from None
     settings = obj.settings
-    ref = enterprise or settings.site.enterprise
-    if not ref:
-        raise HazwatchError(
-            "no enterprise to file tags under: pass --enterprise or set [site] enterprise"
-        )
+    ref = enterprise_ref(enterprise, settings)
 
     from hazwatch.db import connect
     from ingest.opcua.collector import OpcUaCollector

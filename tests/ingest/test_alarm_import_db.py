@@ -298,7 +298,7 @@ def test_usage_errors_exit_2(
     assert settings.site.enterprise is None
     no_enterprise = invoke("--format", "csv", sample)
     assert no_enterprise.exit_code == 2
-    assert "no enterprise: pass --enterprise" in no_enterprise.output
+    assert "no enterprise to file tags under: pass --enterprise" in no_enterprise.output
 
 
 def test_errors_exit_1_with_one_line(

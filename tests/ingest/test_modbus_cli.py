@@ -219,8 +219,8 @@ def test_enterprise_is_required(db_url: str, tmp_path: Path) -> None:
     )
     assert res.returncode == 1
     assert (
-        "error: no enterprise to file tags under: pass --enterprise or set [site] "
-        "enterprise" in res.stderr
+        "error: no enterprise to file tags under: pass --enterprise (id, code or exact name)"
+        in res.stderr
     )
     res = run_cli(
         "collect",

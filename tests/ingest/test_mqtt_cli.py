@@ -219,7 +219,8 @@ def test_usage_errors(tmp_path: Path) -> None:
     res = run("collect", "mqtt", "--host", "h", "--map", good, env=env)
     assert res.returncode == 1
     assert res.stderr.strip() == (
-        "error: no enterprise to file tags under: pass --enterprise or set [site] enterprise"
+        "error: no enterprise to file tags under: pass --enterprise (id, code or exact name) "
+        "or set enterprise in the [site] section of the settings"
     )
 
 

@@ -42,7 +42,8 @@ def test_enterprise_is_required(tmp_path: Path) -> None:
                 str(DATA / "tep-two.csv"), env=_env(tmp_path))  # fmt: skip
     assert r.returncode == 1
     assert r.stderr.strip() == (
-        "error: no enterprise to file tags under: pass --enterprise or set [site] enterprise"
+        "error: no enterprise to file tags under: pass --enterprise (id, code or exact name) "
+        "or set enterprise in the [site] section of the settings"
     )
 
 
