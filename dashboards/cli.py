@@ -63,6 +63,7 @@ def serve(obj: _HasSettings, host: str | None, port: int | None, threads: int) -
     """Serve the line-protocol write API (and /health) until SIGTERM or Ctrl-C."""
     from waitress import create_server as listen
 
+    from dashboards.app import create_dash
     from dashboards.server import close_server, create_server, resources
     from hazwatch.logs import setup_logging
 
@@ -71,6 +72,11 @@ def serve(obj: _HasSettings, host: str | None, port: int | None, threads: int) -
     host = host or settings.web.host
     port = port or settings.web.port
     app = create_server(settings)
+    try:
+        create_dash(app, settings)  # the UI at /, on the same port
+    except BaseException:
+        close_server(app)
+        raise
     try:
         server = listen(
             app,
@@ -91,7 +97,7 @@ def serve(obj: _HasSettings, host: str | None, port: int | None, threads: int) -
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     click.echo(
-        f"hazwatch web on http://{host}:{port} (line protocol: /api/v2/write, /write; "
+        f"hazwatch web on http://{host}:{port} (UI: /; line protocol: /api/v2/write, /write; "
         "health: /health); stop with Ctrl-C or SIGTERM",
         err=True,
     )

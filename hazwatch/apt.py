@@ -20,6 +20,9 @@ Say = Callable[[str], None]
 TOOL_PACKAGES = (
     "mbpoll",  # independent Modbus client: cross-checks the collector (P2)
     "mosquitto",  # MQTT broker for gateways that publish (R3-R5)
+    "chromium",  # headless browser for the UI tests and screenshots
+    "chromium-driver",
+    "fonts-wqy-microhei",  # Chinese glyphs in headless rendering (the UI is Chinese first)
 )
 
 

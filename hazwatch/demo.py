@@ -162,9 +162,11 @@ def run_demo(settings: Settings, say: Callable[[str], None], duration: float | N
         Child("collect-mqtt", ["collect", "mqtt", "--enterprise", ent, "--host", "127.0.0.1",
                                "--port", str(settings.demo.mqtt_port), "--map", str(maps.mqtt)]),
         Child("scheduler", ["scheduler"]),
+        Child("web", ["serve"]),
     ]  # fmt: skip
     say("")
     say("hazwatch demo is up")
+    say(f"  web        http://{settings.web.host}:{settings.web.port}/")
     say(f"  database   {shown}   (full URL: hazwatch db url)")
     say(f"  login      {DEMO_USER} / {DEMO_PASSWORD}")
     say(f"  registers  {row[0] if row else 0} enterprises (R1 reference data + the demo plant)")

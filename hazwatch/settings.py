@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -98,6 +98,11 @@ class IngestSettings(_Section):
 class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8050, ge=1, le=65535)
+    #: Session signing key; by default one is generated once into ``secret_key_file``.
+    secret_key: SecretStr | None = None
+    secret_key_file: Path = Path("var/web/secret_key")
+    #: Set the cookies' Secure flag (when served behind HTTPS).
+    secure_cookies: bool = False
 
 
 class CollectorSettings(_Section):

@@ -80,6 +80,8 @@ def test_demo_fills_the_database_by_itself(db_url: str, tmp_path: Path) -> None:
         "HAZWATCH_DEMO__OPCUA_PORT": str(find_free_port()),
         "HAZWATCH_DEMO__MODBUS_PORT": str(_two_free_ports()),
         "HAZWATCH_DEMO__MQTT_PORT": str(find_free_port()),
+        "HAZWATCH_WEB__PORT": str(find_free_port()),
+        "HAZWATCH_HOME": str(tmp_path),
         "HAZWATCH_INGEST__SPOOL_DIR": str(tmp_path / "spool"),
         "HAZWATCH_INGEST__FLUSH_INTERVAL_S": "0.2",
     }
@@ -87,7 +89,8 @@ def test_demo_fills_the_database_by_itself(db_url: str, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     assert "hazwatch demo is up" in out.stderr
     assert "login      admin / hazwatch-demo" in out.stderr
-    for child in ("simulator", "collect-opcua", "collect-modbus", "collect-mqtt", "scheduler"):
+    for child in ("simulator", "collect-opcua", "collect-modbus", "collect-mqtt", "scheduler",
+                  "web"):  # fmt: skip
         assert f"started {child}" in out.stderr, child
     assert "all children stopped" in out.stderr
     with psycopg.connect(db_url) as conn:

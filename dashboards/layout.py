@@ -1,0 +1,120 @@
+"""The shell around every page: top bar (site, user, language, sign-out), side navigation.
+
+A page shows up in the navigation through ``NAV``; ``roles`` limits who sees the entry (the
+page itself checks the role again, and its queries apply the user's ``Scope``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dash
+from dash import Input, Output, dcc, html
+from flask import session
+
+from dashboards import auth, i18n
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    path: str
+    label_key: str
+    roles: frozenset[str] | None = None  # None: every role
+
+
+NAV: list[NavEntry] = [
+    NavEntry("/", "nav.overview"),
+    NavEntry("/audit", "nav.audit", frozenset({"admin"})),
+]
+
+
+def shell() -> html.Div:
+    """``app.layout``: built per request for the signed-in user and language."""
+    user = auth.current_user()
+    lang = i18n.current_lang()
+    t = i18n.t
+    if user is None:  # the guard redirects first; this is for the validation pass only
+        return html.Div([dash.page_container])
+    who = user.display_name or user.name
+    scope = user.scope_label or t("scope.all")
+    links = [
+        dcc.Link(t(e.label_key), href=e.path, className="hw-nav-link", id=f"nav-{e.label_key}")
+        for e in NAV
+        if e.roles is None or user.role in e.roles
+    ]
+    top = html.Header(
+        className="hw-top",
+        children=[
+            html.Div(t("site.name"), className="hw-site", id="hw-site"),
+            html.Div(
+                className="hw-user",
+                children=[
+                    html.Span(who, id="hw-user-name", className="hw-user-name"),
+                    html.Span(
+                        f"{t('role.' + user.role)} · {scope}",
+                        className="hw-muted hw-user-scope",
+                        id="hw-user-scope",
+                    ),
+                    html.Button(
+                        t("lang.switch"),
+                        id="hw-lang",
+                        className="hw-btn hw-btn-light",
+                        n_clicks=0,
+                        title=t("lang.label"),
+                    ),
+                    html.Form(
+                        action="/logout",
+                        method="POST",
+                        className="hw-logout",
+                        children=[
+                            dcc.Input(type="hidden", name=auth.CSRF_FIELD, value=auth.csrf_token()),
+                            html.Button(
+                                t("top.logout"), type="submit", id="hw-logout", className="hw-btn"
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+        ],
+    )
+    return html.Div(
+        className="hw-shell",
+        lang="zh-CN" if lang == "zh" else "en",
+        children=[
+            dcc.Store(id="hw-lang-done"),
+            top,
+            html.Div(
+                className="hw-body",
+                children=[
+                    html.Nav(links, className="hw-nav", id="hw-nav"),
+                    html.Main(dash.page_container, className="hw-main"),
+                ],
+            ),
+        ],
+    )
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    @app.callback(
+        Output("hw-lang-done", "data"), Input("hw-lang", "n_clicks"), prevent_initial_call=True
+    )
+    def switch_language(n_clicks: int | None) -> str:
+        new = "en" if i18n.current_lang() == "zh" else "zh"
+        session["lang"] = new
+        return new
+
+    # Reload so the whole shell and page render in the new language.
+    app.clientside_callback(
+        "function(lang) { if (lang) { window.location.reload(); } return null; }",
+        Output("hw-lang", "title"),
+        Input("hw-lang-done", "data"),
+        prevent_initial_call=True,
+    )
+
+
+def forbidden() -> html.Div:
+    return html.Div(
+        className="hw-card hw-forbidden",
+        id="hw-forbidden",
+        children=[html.H2(i18n.t("forbidden.title")), html.P(i18n.t("forbidden.text"))],
+    )
