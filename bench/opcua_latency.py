@@ -54,7 +54,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,11 +65,9 @@ from asyncua import Server, ua
 
 from hazwatch import registers
 from hazwatch.db.scratch import (
+    bench_database,
     find_free_port,
-    migrated_database,
-    scratch_cluster,
     scratch_dir,
-    with_dbname,
 )
 from hazwatch.registers import Actor
 from hazwatch.settings import IngestSettings, load_settings
@@ -168,23 +165,6 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path]:
 
 
 # -- the database ----------------------------------------------------------------------------
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    """URL of a fresh, migrated database, removed afterwards (cluster and all)."""
-    external = os.environ.get("HAZWATCH_DATABASE_URL")
-    if external:
-        say("using HAZWATCH_DATABASE_URL: a fresh database on that server")
-        with migrated_database(with_dbname(external, "postgres"), "hw_bench") as url:
-            yield url
-        return
-    say("starting a scratch cluster")
-    with scratch_cluster("hazwatch-bench-") as cluster:
-        say(f"cluster up on port {cluster.port}")
-        with migrated_database(cluster.url("postgres"), "hw_bench") as url:
-            say("database migrated")
-            yield url
 
 
 @dataclass(frozen=True)
@@ -580,7 +560,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("asyncua.client.client").setLevel(logging.ERROR)
     say(f"OPC UA latency benchmark: {cfg}")
     try:
-        with scratch_database() as url:
+        with bench_database(say=say) as url:
             res = run(url, cfg)
     except KeyboardInterrupt:
         say("interrupted; scratch database removed")

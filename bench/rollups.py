@@ -49,7 +49,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from hazwatch.db.scratch import migrated_database, scratch_cluster, with_dbname
+from hazwatch.db.scratch import (
+    bench_database,
+)
 from hazwatch.rollups import catalog, engine
 from hazwatch.rollups.declare import Rollup
 
@@ -156,28 +158,6 @@ def heartbeat(url: str, what: Callable[[Conn], str], every_s: float = 30.0) -> I
 
 
 # -- the database ----------------------------------------------------------------------------
-
-
-@contextmanager
-def scratch_database(shared_buffers: str) -> Iterator[str]:
-    """URL of a fresh, migrated database; the cluster (or database) is removed afterwards."""
-    external = os.environ.get("HAZWATCH_DATABASE_URL")
-    if external:
-        say("using HAZWATCH_DATABASE_URL: a fresh database on that server")
-        with migrated_database(with_dbname(external, "postgres"), "hw_bench") as url:
-            try:
-                yield url
-            finally:
-                say("tearing down: dropping the database")
-        return
-    with scratch_cluster("hazwatch-bench-", shared_buffers=shared_buffers) as cluster:
-        say(f"scratch cluster in {cluster.base} on port {cluster.port}")
-        with migrated_database(cluster.url("postgres"), "hw_bench") as url:
-            say(f"database {url.rsplit('/', 1)[-1]} migrated")
-            try:
-                yield url
-            finally:
-                say("tearing down: dropping the database and the cluster")
 
 
 def scalar(conn: Conn, query: str | sql.Composable, params: Sequence[Any] = ()) -> Any:
@@ -920,7 +900,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with it ignored
     say(f"rollup benchmark: {cfg}")
     try:
-        with scratch_database(shared_buffers) as url:
+        with bench_database(shared_buffers, say=say) as url:
             res = run(url, cfg)
     except KeyboardInterrupt:
         say("interrupted; scratch database (and cluster) removed")

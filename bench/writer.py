@@ -42,8 +42,7 @@ import signal
 import statistics
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,7 +52,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from hazwatch.db.scratch import migrated_database, scratch_cluster, scratch_dir, with_dbname
+from hazwatch.db.scratch import (
+    bench_database,
+    scratch_dir,
+)
 from hazwatch.settings import load_settings
 from ingest.types import GOOD, Sample
 from ingest.writer import Writer
@@ -111,23 +113,6 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path]:
 
 
 # -- the database ----------------------------------------------------------------------------
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    """URL of a fresh, migrated database, removed afterwards (cluster and all)."""
-    external = os.environ.get("HAZWATCH_DATABASE_URL")
-    if external:
-        say("using HAZWATCH_DATABASE_URL: a fresh database on that server")
-        with migrated_database(with_dbname(external, "postgres"), "hw_bench") as url:
-            yield url
-        return
-    say("starting a scratch cluster")
-    with scratch_cluster("hazwatch-bench-", shared_buffers="1GB") as cluster:
-        say(f"cluster up on port {cluster.port}")
-        with migrated_database(cluster.url("postgres"), "hw_bench") as url:
-            say("database migrated")
-            yield url
 
 
 def reset(url: str) -> None:
@@ -346,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     say(f"writer benchmark: {cfg}")
     try:
-        with scratch_database() as url:
+        with bench_database("1GB", say=say) as url:
             res = run(url, cfg)
     except KeyboardInterrupt:
         say("interrupted; scratch database removed")

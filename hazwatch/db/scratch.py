@@ -10,11 +10,12 @@ instead of starting a cluster.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -93,3 +94,24 @@ def migrated_database(admin_url: str, prefix: str = "hw_scratch") -> Iterator[st
         yield url
     finally:
         drop_database(admin_url, url)
+
+
+@contextmanager
+def bench_database(
+    shared_buffers: str = "1GB", say: Callable[[str], None] = lambda _msg: None
+) -> Iterator[str]:
+    """For benchmarks: a fresh migrated database on ``HAZWATCH_DATABASE_URL``'s server when that
+    is set, else on a scratch cluster of its own; everything is removed afterwards."""
+    external = os.environ.get("HAZWATCH_DATABASE_URL")
+    if external:
+        say("using HAZWATCH_DATABASE_URL: a fresh database on that server")
+        with migrated_database(with_dbname(external, "postgres"), "hw_bench") as url:
+            yield url
+        say("dropped the benchmark database")
+        return
+    with scratch_cluster("hazwatch-bench-", shared_buffers=shared_buffers) as cluster:
+        say(f"scratch cluster in {cluster.base} on port {cluster.port}")
+        with migrated_database(cluster.url("postgres"), "hw_bench") as url:
+            say(f"database {url.rsplit('/', 1)[-1]} migrated")
+            yield url
+    say("removed the scratch cluster")
