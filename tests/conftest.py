@@ -38,6 +38,7 @@ __all__ = [
     "make_enterprise",
     "migrated_database",
     "run_cli",
+    "sample_counts",
     "scratch_dir",
 ]
 
@@ -121,6 +122,18 @@ def make_enterprise(
         conn, Actor(None, "test"), "enterprise", {"name": name, "region_id": region}
     )
     return ent, name
+
+
+def sample_counts(conn: psycopg.Connection, enterprise: str) -> dict[str, int]:
+    """Rows in ts.sample per tag of the enterprise (by name), zero for tags without rows."""
+    rows = conn.execute(
+        """SELECT t.name, count(s.tag_id) FROM registry.tag t
+           JOIN registry.enterprise e ON e.id = t.enterprise_id
+           LEFT JOIN ts.sample s ON s.tag_id = t.id
+           WHERE e.name = %s GROUP BY t.name""",
+        (enterprise,),
+    ).fetchall()
+    return {name: int(n) for name, n in rows}
 
 
 def run_cli(

@@ -19,7 +19,7 @@ from hazwatch import registers
 from ingest.modbus.decode import RegisterMap
 from ingest.simulator.modbus_gateway import SimulatedGateway
 from ingest.simulator.pumps import demo_plant
-from tests.conftest import find_free_port, make_enterprise, run_cli
+from tests.conftest import find_free_port, make_enterprise, run_cli, sample_counts
 
 MAP_FILE = Path(__file__).parent / "data" / "modbus" / "gw01.csv"
 
@@ -49,18 +49,6 @@ def env_for(db_url: str, tmp_path: Path) -> dict[str, str]:
     # The writer's spool goes to the test's own directory, not the checkout's var/.
     env.update(HAZWATCH_DATABASE_URL=db_url, HAZWATCH_INGEST__SPOOL_DIR=str(tmp_path / "spool"))
     return env
-
-
-def counts(conn: psycopg.Connection, enterprise: str) -> dict[str, int]:
-    """Rows per mapped tag in ts.sample for the enterprise's tags."""
-    rows = conn.execute(
-        """SELECT t.name, count(s.tag_id) FROM registry.tag t
-           JOIN registry.enterprise e ON e.id = t.enterprise_id
-           LEFT JOIN ts.sample s ON s.tag_id = t.id
-           WHERE e.name = %s GROUP BY t.name""",
-        (enterprise,),
-    ).fetchall()
-    return {name: int(n) for name, n in rows}
 
 
 def test_collect_modbus_until_sigterm(
@@ -99,7 +87,7 @@ def test_collect_modbus_until_sigterm(
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.5)
-            seen = counts(conn, enterprise)
+            seen = sample_counts(conn, enterprise)
             if set(seen) >= tags and min(seen[t] for t in tags) >= 2:
                 break
         assert proc.poll() is None, proc.communicate()[1]
@@ -113,7 +101,7 @@ def test_collect_modbus_until_sigterm(
     assert "collecting 160 points from 127.0.0.1" in err
 
     # Every sample collected was written before exit: the count printed equals the rows.
-    seen = counts(conn, enterprise)
+    seen = sample_counts(conn, enterprise)
     assert set(seen) == tags
     assert all(n >= 2 for n in seen.values()), seen
     printed = re.search(

@@ -38,54 +38,13 @@ from ingest.simulator.modbus_gateway import (
 )
 from ingest.simulator.pumps import demo_plant
 from ingest.types import (
-    AlarmEvent,
     DeviceHealth,
-    Rejected,
-    Sample,
-    VibrationOverall,
-    Waveform,
 )
 from tests.conftest import find_free_port
+from tests.ingest.sinks import ListSink
 
 MAP_FILE = Path(__file__).parent / "data" / "modbus" / "gw01.csv"
 CAPTURE = 2048
-
-
-class ListSink:
-    """Keeps every row it is given (a complete ``Sink``, in memory)."""
-
-    def __init__(self) -> None:
-        self.samples: list[Sample] = []
-        self.events: list[AlarmEvent] = []
-        self.vibration: list[VibrationOverall] = []
-        self.waveforms: list[Waveform] = []
-        self.health: list[DeviceHealth] = []
-        self.rejected: list[Rejected] = []
-        self.lock = threading.Lock()
-
-    def put_samples(self, rows: list[Sample]) -> None:
-        with self.lock:
-            self.samples += rows
-
-    def put_alarm_events(self, rows: list[AlarmEvent]) -> None:
-        with self.lock:
-            self.events += rows
-
-    def put_vibration(self, rows: list[VibrationOverall]) -> None:
-        with self.lock:
-            self.vibration += rows
-
-    def put_waveforms(self, rows: list[Waveform]) -> None:
-        with self.lock:
-            self.waveforms += rows
-
-    def put_health(self, rows: list[DeviceHealth]) -> None:
-        with self.lock:
-            self.health += rows
-
-    def reject(self, item: Rejected) -> None:
-        with self.lock:
-            self.rejected.append(item)
 
 
 @pytest.fixture

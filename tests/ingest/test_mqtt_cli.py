@@ -19,7 +19,7 @@ import pytest
 from hazwatch import registers
 from ingest.mqtt.broker import Mosquitto
 from ingest.simulator.gas import demo_detectors, mapping_text, publish_forever, tag_names
-from tests.conftest import find_free_port, make_enterprise
+from tests.conftest import find_free_port, make_enterprise, sample_counts
 
 DATA = Path(__file__).parent / "data" / "mqtt"
 INTERVAL_S = 0.2
@@ -71,17 +71,6 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
         yield b
 
 
-def counts(conn: psycopg.Connection, enterprise: str) -> dict[str, int]:
-    rows = conn.execute(
-        """SELECT t.name, count(s.tag_id) FROM registry.tag t
-           JOIN registry.enterprise e ON e.id = t.enterprise_id
-           LEFT JOIN ts.sample s ON s.tag_id = t.id
-           WHERE e.name = %s GROUP BY t.name""",
-        (enterprise,),
-    ).fetchall()
-    return {name: int(n) for name, n in rows}
-
-
 def test_collect_the_gas_detectors_until_sigterm(
     db_url: str, conn: psycopg.Connection, enterprise: str, broker: Mosquitto, tmp_path: Path
 ) -> None:
@@ -105,7 +94,7 @@ def test_collect_the_gas_detectors_until_sigterm(
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.3)
-            seen = counts(conn, enterprise)
+            seen = sample_counts(conn, enterprise)
             if set(seen) >= tags and min(seen[t] for t in tags) >= 3:
                 break
         assert proc.poll() is None, proc.communicate()[1]
@@ -126,7 +115,7 @@ def test_collect_the_gas_detectors_until_sigterm(
     ), err
 
     # Every sample collected was written before exit: the count printed equals the rows.
-    seen = counts(conn, enterprise)
+    seen = sample_counts(conn, enterprise)
     assert set(seen) == tags
     assert min(seen.values()) >= 3, seen
     printed = re.search(

@@ -28,12 +28,18 @@ from ingest.mqtt.collector import MqttCollector
 from ingest.mqtt.decode import HealthReport, MqttMap, Reading, load_map
 from ingest.mqtt.transport import BrokerRefused, MqttPublisher, MqttTransport, Received, Tls
 from ingest.tags import TagResolver
-from ingest.types import GOOD, AlarmEvent, DeviceHealth, Rejected, Sample
+from ingest.types import GOOD, Sample
 from ingest.writer import Writer
 from tests.conftest import find_free_port, make_enterprise
+from tests.ingest.sinks import ListSink
 
 DATA = Path(__file__).parent / "data" / "mqtt"
 T0_MS = int(datetime(2026, 5, 1, 8, 0, tzinfo=UTC).timestamp() * 1000)
+
+
+def mqtt_sink() -> ListSink:
+    """MQTT carries values and health only: anything else fails the test."""
+    return ListSink(refuse={"events", "vibration", "waveforms"})
 
 
 def at(ms: int) -> datetime:
@@ -52,41 +58,6 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 @pytest.fixture(scope="module")
 def plant_map() -> MqttMap:
     return load_map((DATA / "plant.toml").read_text(), "plant.toml")
-
-
-class ListSink:
-    """A Sink that keeps what it is given (thread-safe), for exact comparisons."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.samples: list[Sample] = []
-        self.health: list[DeviceHealth] = []
-        self.rejected: list[Rejected] = []
-
-    def put_samples(self, rows: list[Sample]) -> None:
-        with self.lock:
-            self.samples += rows
-
-    def put_health(self, rows: list[DeviceHealth]) -> None:
-        with self.lock:
-            self.health += rows
-
-    def reject(self, item: Rejected) -> None:
-        with self.lock:
-            self.rejected.append(item)
-
-    def put_alarm_events(self, rows: list[AlarmEvent]) -> None:
-        raise AssertionError("the MQTT collector writes no alarm events")
-
-    def put_vibration(self, rows: list[object]) -> None:
-        raise AssertionError("the MQTT collector writes no vibration rows")
-
-    def put_waveforms(self, rows: list[object]) -> None:
-        raise AssertionError("the MQTT collector writes no waveforms")
-
-    def collector_states(self) -> list[bool]:
-        with self.lock:
-            return [h.online for h in self.health if h.device_kind == "collector"]
 
 
 class Ids:
@@ -164,7 +135,7 @@ def publish_all(port: int, messages: list[tuple[str, bytes]], **kw: object) -> N
 
 
 def test_published_values_arrive_exactly(broker: Mosquitto, plant_map: MqttMap) -> None:
-    sink, ids = ListSink(), Ids()
+    sink, ids = mqtt_sink(), Ids()
     collector = MqttCollector(
         transport(broker.port, "c-exact"),
         plant_map,
@@ -220,7 +191,7 @@ def test_state_changes_are_written_once_and_silence_means_offline(
         'code = "{gateway}"\nonline = "state"\nsilent_after_s = 0.6\n',
         "gw.toml",
     )
-    sink, ids = ListSink(), Ids()
+    sink, ids = mqtt_sink(), Ids()
     collector = MqttCollector(
         transport(broker.port, "c-silent"), mmap, sink, device_id=7, tag_for=ids.tag_for,
         device_for=ids.device_for, tick_s=0.05,
@@ -313,7 +284,7 @@ def test_unmatched_topics_are_quarantined_once(broker: Mosquitto) -> None:
         '[[topic]]\ntemplate = "site/gw-{n}/level"\n[[topic.value]]\npath = "$"\ntag = "LT-{n}"\n',
         "m.toml",
     )
-    sink, ids = ListSink(), Ids()
+    sink, ids = mqtt_sink(), Ids()
     collector = MqttCollector(transport(broker.port, "c-unmatched"), mmap, sink, device_id=7,
                               tag_for=ids.tag_for)  # fmt: skip
     with running(collector):
@@ -333,7 +304,7 @@ def test_unmatched_topics_are_quarantined_once(broker: Mosquitto) -> None:
 def test_broker_restart_reconnects_resubscribes_and_resumes(
     broker: Mosquitto, plant_map: MqttMap
 ) -> None:
-    sink, ids = ListSink(), Ids()
+    sink, ids = mqtt_sink(), Ids()
     tr = transport(broker.port, "c-restart")
     collector = MqttCollector(tr, plant_map, sink, device_id=7, tag_for=ids.tag_for)
     topic = "plant/GW-1/GD-R1/telemetry"
@@ -356,7 +327,7 @@ def test_qos1_messages_published_while_away_are_delivered(
     broker: Mosquitto, plant_map: MqttMap
 ) -> None:
     topic = "plant/GW-1/GD-P1/telemetry"
-    sink, ids = ListSink(), Ids()
+    sink, ids = mqtt_sink(), Ids()
     first = MqttCollector(transport(broker.port, "c-persist"), plant_map, sink, device_id=7,
                           tag_for=ids.tag_for)  # fmt: skip
     with running(first):
@@ -386,7 +357,7 @@ def test_broker_not_there_at_start_is_an_outage_until_it_comes(
     tmp_path: Path, plant_map: MqttMap
 ) -> None:
     port = find_free_port()
-    sink, ids = ListSink(), Ids()
+    sink, ids = mqtt_sink(), Ids()
     collector = MqttCollector(transport(port, "c-late"), plant_map, sink, device_id=7,
                               tag_for=ids.tag_for, connect_wait_s=2)  # fmt: skip
     with running(collector):
@@ -404,7 +375,7 @@ def test_broker_not_there_at_start_is_an_outage_until_it_comes(
 def test_username_and_password(tmp_path: Path, plant_map: MqttMap) -> None:
     port = find_free_port()
     with Mosquitto(port, tmp_path / "auth", users={"hazwatch": "s3cret-口令"}):
-        sink, ids = ListSink(), Ids()
+        sink, ids = mqtt_sink(), Ids()
         good = transport(port, "c-auth", username="hazwatch", password="s3cret-口令")
         collector = MqttCollector(good, plant_map, sink, device_id=7, tag_for=ids.tag_for)
         with running(collector):
@@ -414,7 +385,7 @@ def test_username_and_password(tmp_path: Path, plant_map: MqttMap) -> None:
 
         bad = transport(port, "c-auth", username="hazwatch", password="wrong")
         with pytest.raises(BrokerRefused) as err:
-            MqttCollector(bad, plant_map, ListSink(), device_id=7, tag_for=ids.tag_for).run(
+            MqttCollector(bad, plant_map, mqtt_sink(), device_id=7, tag_for=ids.tag_for).run(
                 threading.Event()
             )
         assert str(err.value) == (
@@ -433,7 +404,7 @@ def test_tls_with_the_broker_certificate_checked(tmp_path: Path, plant_map: Mqtt
     port = find_free_port()
     with Mosquitto(port, tmp_path / "tls", tls=(ca, cert, key)) as b:
         assert b.url.startswith("mqtts://")
-        sink, ids = ListSink(), Ids()
+        sink, ids = mqtt_sink(), Ids()
         tr = transport(port, "c-tls", tls=Tls(ca_file=ca))
         assert tr.url == f"mqtts://127.0.0.1:{port}"
         collector = MqttCollector(tr, plant_map, sink, device_id=7, tag_for=ids.tag_for)

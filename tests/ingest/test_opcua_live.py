@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,10 +32,15 @@ from ingest.simulator.opcua_server import (
     write_map_csv,
 )
 from ingest.simulator.plant import NOMINAL, AlarmPoint, Operator, demo_points
-from ingest.types import AlarmEvent, DeviceHealth, Rejected, Sample
 from tests.conftest import find_free_port, make_enterprise
+from tests.ingest.sinks import ListSink
 
 TAGS = ["TEP-XMEAS02", "TEP-XMEAS07", "TEP-XMEAS09", "TEP-XMV10"]
+
+
+def opcua_sink() -> ListSink:
+    """OPC UA carries values, alarm events and health: anything else fails the test."""
+    return ListSink(refuse={"vibration", "waveforms"})
 
 
 # -- harness ------------------------------------------------------------------------------------
@@ -85,34 +89,6 @@ def start_server(port: int, **kwargs: Any) -> tuple[LoopThread, PlantServer]:
         lt.close()
         raise AssertionError("the simulator server did not start")
     return lt, server
-
-
-@dataclass
-class MemorySink:
-    """A Sink that keeps what it gets (collector tests that need no database)."""
-
-    samples: list[Sample] = field(default_factory=list)
-    alarms: list[AlarmEvent] = field(default_factory=list)
-    health: list[DeviceHealth] = field(default_factory=list)
-    rejected: list[Rejected] = field(default_factory=list)
-
-    def put_samples(self, rows: list[Sample]) -> None:
-        self.samples += rows
-
-    def put_alarm_events(self, rows: list[AlarmEvent]) -> None:
-        self.alarms += rows
-
-    def put_vibration(self, rows: list[Any]) -> None:
-        raise AssertionError("no vibration from OPC UA")
-
-    def put_waveforms(self, rows: list[Any]) -> None:
-        raise AssertionError("no waveforms from OPC UA")
-
-    def put_health(self, rows: list[DeviceHealth]) -> None:
-        self.health += rows
-
-    def reject(self, item: Rejected) -> None:
-        self.rejected.append(item)
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
@@ -217,7 +193,7 @@ def test_read_subscribe_refresh_and_acknowledge(plant: PlantServer) -> None:
     assert ack and ack[-1]["ClientUserId"] == "opcua-client"
 
 
-def _run_collector(url: str, sink: MemorySink, **kwargs: Any) -> tuple[OpcUaCollector, LoopThread]:
+def _run_collector(url: str, sink: ListSink, **kwargs: Any) -> tuple[OpcUaCollector, LoopThread]:
     nodes = {node_id(t): i for i, t in enumerate(TAGS, start=1)}
     names = {f"TEP-XMEAS{i:02d}" for i in range(1, 42)} | {f"TEP-XMV{i:02d}" for i in range(1, 13)}
     extra = {n: 100 + i for i, n in enumerate(sorted(names - set(TAGS)))}
@@ -241,12 +217,12 @@ def _run_collector(url: str, sink: MemorySink, **kwargs: Any) -> tuple[OpcUaColl
 
 
 def test_collector_turns_values_and_alarms_into_rows(plant: PlantServer) -> None:
-    sink = MemorySink()
+    sink = opcua_sink()
     collector, lt = _run_collector(plant.url, sink)
     try:
         wait_for(
             lambda: (
-                {"ALM", "ACK", "RTN"} <= {a.kind for a in sink.alarms}
+                {"ALM", "ACK", "RTN"} <= {a.kind for a in sink.events}
                 and len({s.tag_id for s in sink.samples}) == len(TAGS)
             ),
             20,
@@ -256,14 +232,14 @@ def test_collector_turns_values_and_alarms_into_rows(plant: PlantServer) -> None
         lt.close()
     assert all(s.quality == 192 and s.value is not None for s in sink.samples)
     assert all(s.time.tzinfo is not None for s in sink.samples)
-    standing = [a for a in sink.alarms if a.tag_id == 3 and a.kind == "ALM"]
+    standing = [a for a in sink.events if a.tag_id == 3 and a.kind == "ALM"]
     assert standing and standing[0].condition == "L" and standing[0].limit_value == 120.5
     assert standing[0].point_id == 77 and standing[0].category == "process"
     assert standing[0].priority == "low" and standing[0].value is not None
-    for a in sink.alarms:
+    for a in sink.events:
         assert a.source == "opcua" and a.source_event_id and a.condition in ("H", "L", "HH", "LL")
         assert a.priority in ("emergency", "high", "low", "journal")
-    acks = [a for a in sink.alarms if a.kind == "ACK"]
+    acks = [a for a in sink.events if a.kind == "ACK"]
     assert all(a.operator for a in acks)
     # Online when connected, offline when stopped.
     assert [h.online for h in sink.health] == [True, False]
@@ -273,19 +249,19 @@ def test_collector_turns_values_and_alarms_into_rows(plant: PlantServer) -> None
 
 
 def test_collector_without_events_collects_values_only(plant: PlantServer) -> None:
-    sink = MemorySink()
+    sink = opcua_sink()
     _, lt = _run_collector(plant.url, sink, events=False)
     try:
         wait_for(lambda: len(sink.samples) >= 8, 10, "samples")
     finally:
         lt.close()
-    assert sink.alarms == []
+    assert sink.events == []
 
 
 def test_collector_survives_a_server_restart() -> None:
     port = find_free_port()
     url = f"opc.tcp://127.0.0.1:{port}"
-    sink = MemorySink()
+    sink = opcua_sink()
     lt_server, _ = start_server(port, seed=2, speedup=10)
     collector, lt = _run_collector(url, sink)
     try:
