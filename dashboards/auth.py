@@ -73,12 +73,24 @@ class Scope:
     all_enterprises: bool = False
     enterprise_id: int | None = None
     region_id: int | None = None
+    #: Contractors: only rows of their own company (``company_condition``); a contractor
+    #: account not yet linked to a company sees none.
+    companies_only: bool = False
+    company_id: int | None = None
 
     @classmethod
-    def for_user(cls, role: str, enterprise_id: int | None, region_id: int | None) -> Scope:
+    def for_user(
+        cls,
+        role: str,
+        enterprise_id: int | None,
+        region_id: int | None,
+        company_id: int | None = None,
+    ) -> Scope:
         if role == "regulator":
             return cls(region_id=region_id)
-        if role == "contractor" or enterprise_id is not None:
+        if role == "contractor":
+            return cls(enterprise_id=enterprise_id, companies_only=True, company_id=company_id)
+        if enterprise_id is not None:
             return cls(enterprise_id=enterprise_id)
         if role in ROLES_ALL_ENTERPRISES:
             return cls(all_enterprises=True)
@@ -101,6 +113,18 @@ class Scope:
             return sql.SQL("{} = %s").format(col), (self.enterprise_id,)
         return sql.SQL("FALSE"), ()
 
+    def company_condition(self, column: str) -> tuple[sql.Composable, tuple[Any, ...]]:
+        """``(condition, params)`` restricting ``column`` (a contractor company id): a
+        contractor's own company only, everybody else every company (``condition`` still
+        applies to the company's host enterprise)."""
+        if not _COLUMN.match(column):
+            raise ValueError(f"not a column name: {column!r}")
+        if not self.companies_only:
+            return sql.SQL("TRUE"), ()
+        if self.company_id is None:
+            return sql.SQL("FALSE"), ()
+        return sql.SQL("{} = %s").format(sql.SQL(column)), (self.company_id,)
+
     def enterprise_ids(self, conn: psycopg.Connection) -> list[int] | None:
         """The visible enterprise ids, or None for all."""
         if self.all_enterprises:
@@ -119,10 +143,13 @@ class WebUser:
     enterprise_id: int | None
     region_id: int | None
     scope_label: str
+    contractor_company_id: int | None = None
 
     @property
     def scope(self) -> Scope:
-        return Scope.for_user(self.role, self.enterprise_id, self.region_id)
+        return Scope.for_user(
+            self.role, self.enterprise_id, self.region_id, self.contractor_company_id
+        )
 
     @property
     def is_admin(self) -> bool:
@@ -207,8 +234,9 @@ def load_user(conn: psycopg.Connection, uid: int) -> WebUser | None:
     row = conn.execute(
         """
         SELECT u.id, u.name, u.display_name, u.role, u.enterprise_id, u.region_id,
-               coalesce(e.name, r.name, '')
+               coalesce(c.name, e.name, r.name, ''), u.contractor_company_id
         FROM auth.app_user u
+        LEFT JOIN contractor.company c ON c.id = u.contractor_company_id
         LEFT JOIN registry.enterprise e ON e.id = u.enterprise_id
         LEFT JOIN registry.region r ON r.id = u.region_id
         WHERE u.id = %s AND u.active

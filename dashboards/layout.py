@@ -49,6 +49,7 @@ def shell() -> html.Div:
             html.Div(
                 className="hw-user",
                 children=[
+                    *bell(),
                     html.Span(who, id="hw-user-name", className="hw-user-name"),
                     html.Span(
                         f"{t('role.' + user.role)} · {scope}",
@@ -94,7 +95,50 @@ def shell() -> html.Div:
     )
 
 
+i18n.register({"top.bell": {"zh": "我的通知", "en": "My notifications"}})
+#: How often the bell asks for the unread count (a page load asks at once).
+BELL_REFRESH_MS = 15_000
+
+
+def bell() -> list[object]:
+    """The unread in-app notifications (``workflows.notify``), linking to the list."""
+    return [
+        dcc.Link(
+            [
+                html.Span(className="hw-bell-icon"),
+                html.Span("", id="hw-bell-count", className="hw-bell-count hw-bell-zero"),
+            ],
+            href="/alerts#inbox",
+            id="hw-bell",
+            className="hw-bell",
+            title=i18n.t("top.bell"),
+        ),
+        dcc.Interval(id="hw-bell-tick", interval=BELL_REFRESH_MS),
+    ]
+
+
+def bell_badge(count: int) -> tuple[str, str]:
+    """``(text, className)`` of the bell's count: hidden at zero, "99+" above 99."""
+    if count <= 0:
+        return "0", "hw-bell-count hw-bell-zero"
+    return (str(count) if count < 100 else "99+"), "hw-bell-count"
+
+
 def register_callbacks(app: dash.Dash) -> None:
+    @app.callback(
+        Output("hw-bell-count", "children"),
+        Output("hw-bell-count", "className"),
+        Input("hw-bell-tick", "n_intervals"),
+    )
+    def bell_count(_n: int | None) -> tuple[str, str]:
+        from workflows.notify import unread_count
+
+        user = auth.current_user()
+        if user is None:
+            raise dash.exceptions.PreventUpdate
+        with auth.db_pool().connection() as conn:
+            return bell_badge(unread_count(conn, user.id))
+
     @app.callback(
         Output("hw-lang-done", "data"), Input("hw-lang", "n_clicks"), prevent_initial_call=True
     )

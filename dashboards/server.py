@@ -22,6 +22,8 @@ from flask import Flask, Response, current_app, jsonify
 from psycopg_pool import ConnectionPool
 from werkzeug.exceptions import HTTPException
 
+from dashboards.api.exchange import blueprint as exchange_blueprint
+from dashboards.api.regulator import api as regulator_api
 from hazwatch.db import make_pool
 from hazwatch.settings import Settings
 from ingest.lineprotocol.http import EXTENSION, MAX_BODY_BYTES, LineService, blueprint
@@ -86,6 +88,8 @@ def create_server(settings: Settings) -> Flask:
     app.extensions[EXTENSION] = line
 
     app.register_blueprint(blueprint)
+    app.register_blueprint(exchange_blueprint)
+    app.register_blueprint(regulator_api.blueprint())
     app.add_url_rule("/health", "health", health, methods=["GET", "HEAD"])
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)

@@ -23,6 +23,10 @@ TOOL_PACKAGES = (
     "chromium",  # headless browser for the UI tests and screenshots
     "chromium-driver",
     "fonts-wqy-microhei",  # Chinese glyphs in headless rendering (the UI is Chinese first)
+    "opencv-doc",  # real CCTV footage (vtest.avi) for the video evaluation and tests (V9, V12)
+    "ffmpeg",  # H.264/H.265 test clips and a live stream peer for the video tests (V18)
+    "libpango-1.0-0",  # text layout for WeasyPrint's PDF condition reports (P10)
+    "libpangoft2-1.0-0",
 )
 
 

@@ -51,14 +51,20 @@ def create_user(
     enterprise: str | None = None,
     region: str | None = None,
     display_name: str | None = None,
+    company: str | None = None,
 ) -> int:
-    """Create a user; regulators need a region, contractors an enterprise."""
+    """Create a user; regulators need a region, contractors an enterprise and their company
+    (``company``: id, credit code or exact name of a ``contractor.company`` of that host)."""
     if role not in ROLES:
         raise RegisterError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     if role == "regulator" and region is None:
         raise RegisterError("a regulator needs --region (the area it oversees, e.g. 太原市)")
     if role == "contractor" and enterprise is None:
         raise RegisterError("a contractor needs --enterprise (the site it works at)")
+    if role == "contractor" and company is None:
+        raise RegisterError("a contractor needs --company (its contractor company)")
+    if role != "contractor" and company is not None:
+        raise RegisterError("only contractor accounts belong to a contractor company")
     validate_password(password)
     taken = conn.execute(
         "SELECT 1 FROM auth.app_user WHERE lower(name) = lower(%s)", (name,)
@@ -75,7 +81,20 @@ def create_user(
         values["enterprise_id"] = registers.resolve(conn, "enterprise", enterprise)
     if region is not None:
         values["region_id"] = registers.resolve(conn, "region", region)
+    if company is not None:
+        values["contractor_company_id"] = _company_id(conn, company, values["enterprise_id"])
     return registers.insert(conn, actor, "app_user", values)
+
+
+def _company_id(conn: psycopg.Connection, ref: str, enterprise_id: object) -> int:
+    rows = conn.execute(
+        "SELECT id FROM contractor.company WHERE enterprise_id = %s"
+        " AND (id::text = %s OR credit_code = upper(%s) OR name = %s)",
+        (enterprise_id, ref, ref, ref),
+    ).fetchall()
+    if len(rows) != 1:
+        raise RegisterError(f"no contractor company {ref!r} at that enterprise (id, code or name)")
+    return int(rows[0][0])
 
 
 def verify_login(conn: psycopg.Connection, name: str, password: str) -> int | None:

@@ -57,14 +57,18 @@ def cli(ctx: click.Context, config: Path | None) -> None:
 @cli.command("install")
 @pass_ctx
 def install_all(obj: _Ctx) -> None:
-    """Install every system package the platform and its tests need (apt, root once)."""
+    """Install every system package and model the platform and its tests need (apt, root once)."""
     from hazwatch.apt import ensure_tools
     from hazwatch.db.install import ensure_installed
+    from video.models import ensure_installed as ensure_video_models
 
     ensure_tools(say=_say)
     if not obj.settings.database_url:
         ensure_installed(obj.settings, say=_say)
-    _say("system packages are installed")
+    # The detection models are converted from packaged weights once (torch only in that step),
+    # so `make demo` and `make test` find them ready; cheap when the cache is sound.
+    ensure_video_models(obj.settings.home, say=_say)
+    _say("system packages and models are installed")
 
 
 # -- db --------------------------------------------------------------------------------------
@@ -395,6 +399,7 @@ def user() -> None:
 @click.option("--enterprise", help="Enterprise id, code or exact name.")
 @click.option("--region", help="Region id, code or name (regulators), e.g. 太原市.")
 @click.option("--display-name", help="Name shown in the UI.")
+@click.option("--company", help="Contractor company id, credit code or name (contractors).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @pass_ctx
 def user_create(
@@ -404,6 +409,7 @@ def user_create(
     enterprise: str | None,
     region: str | None,
     display_name: str | None,
+    company: str | None,
     password_stdin: bool,
 ) -> None:
     """Create a user with an argon2id password hash."""
@@ -426,6 +432,7 @@ def user_create(
             enterprise=enterprise,
             region=region,
             display_name=display_name,
+            company=company,
         )
     click.echo(f"created user {name} (id {user_id}, role {role})")
 
@@ -484,13 +491,28 @@ def scheduler(obj: _Ctx) -> None:
 
 
 def _add_domain_commands() -> None:
+    from analytics.alarms.cli import alarms
+    from analytics.vibration.cli import vib
     from dashboards.cli import serve, token
     from ingest.cli import collect, import_
+    from video.cli import video
+    from workflows.alert_cli import alerts
+    from workflows.contractors import ops_cli  # noqa: F401  (export, import, positioning-sim)
+    from workflows.contractors.cli import contractors
+    from workflows.hazard_cli import hazard
+    from workflows.upward_cli import exchange
 
+    cli.add_command(alarms)
+    cli.add_command(vib)
     cli.add_command(collect)
     cli.add_command(import_)
     cli.add_command(serve)
     cli.add_command(token)
+    cli.add_command(exchange)
+    cli.add_command(alerts)
+    cli.add_command(video)
+    cli.add_command(contractors)
+    cli.add_command(hazard)
 
 
 _add_domain_commands()

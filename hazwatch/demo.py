@@ -127,7 +127,71 @@ def ensure_demo_plant(conn: psycopg.Connection, settings: Settings) -> int:
             " VALUES (%s, %s, 'demo plant') ON CONFLICT DO NOTHING",
             (points[parent], points[child]),
         )
+    ensure_demo_shifts(conn, enterprise)
     return enterprise
+
+
+#: The demo's four teams on three 8-hour shifts a day (四班三倒), China Standard Time.
+DEMO_TEAMS = ("甲班", "乙班", "丙班", "丁班")
+
+
+def ensure_demo_shifts(
+    conn: psycopg.Connection, enterprise: int, days_back: int = 7, days_ahead: int = 60
+) -> int:
+    """Shift teams and a shift calendar around today, so alarm records get their shift team
+    (issue 7, A4/A19 by shift team); returns the shifts added. Idempotent."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    teams = []
+    for name in DEMO_TEAMS:
+        row = conn.execute(
+            "SELECT id FROM registry.shift_team WHERE enterprise_id = %s AND name = %s",
+            (enterprise, name),
+        ).fetchone()
+        if row is None:
+            values = {"enterprise_id": enterprise, "name": name}
+            row = (registers.insert(conn, DEMO_ACTOR, "shift_team", values),)
+        teams.append(int(row[0]))
+    local = datetime.now(ZoneInfo("Asia/Shanghai")).replace(hour=0, minute=0, second=0,
+                                                            microsecond=0)  # fmt: skip
+    first = local - timedelta(days=days_back)
+    epoch = datetime(2024, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+    added = 0
+    for k in range((days_back + days_ahead) * 3):
+        lo = (first + timedelta(hours=8 * k)).astimezone(UTC)
+        team = teams[int((lo - epoch).total_seconds() // (8 * 3600)) % len(teams)]
+        added += conn.execute(
+            "INSERT INTO registry.shift (enterprise_id, shift_team_id, during)"
+            " SELECT %(e)s, %(t)s, tstzrange(%(lo)s, %(hi)s) WHERE NOT EXISTS ("
+            " SELECT 1 FROM registry.shift WHERE enterprise_id = %(e)s"
+            " AND during && tstzrange(%(lo)s, %(hi)s))",
+            {"e": enterprise, "t": team, "lo": lo, "hi": lo + timedelta(hours=8)},
+        ).rowcount
+    return added
+
+
+def ensure_demo_alerting(conn: psycopg.Connection, enterprise: int) -> int:
+    """Alert rules on the demo plant, the escalation groups with the demo administrator in
+    each, a calendar and a policy (``workflows.alert_demo``); returns the rows added.
+    Idempotent: missing rows are added, existing ones (maybe edited in the UI) kept."""
+    from workflows.alert_demo import provision_demo_alerting
+
+    row = conn.execute(
+        "SELECT id FROM auth.app_user WHERE lower(name) = %s", (DEMO_USER,)
+    ).fetchone()
+    return provision_demo_alerting(conn, enterprise, int(row[0]) if row else None).added
+
+
+def ensure_demo_pumps(conn: psycopg.Connection, enterprise: int) -> int:
+    """The demo pumps with their sensors under the collectors' codes, default alarm strategies
+    and routing by grade (``analytics.vibration.strategies.provision_demo_pumps``)."""
+    from analytics.vibration.strategies import provision_demo_pumps
+
+    row = conn.execute(
+        "SELECT id FROM auth.app_user WHERE lower(name) = %s", (DEMO_USER,)
+    ).fetchone()
+    return provision_demo_pumps(conn, enterprise, int(row[0]) if row else None)
 
 
 def run_demo(settings: Settings, say: Callable[[str], None], duration: float | None = None) -> None:
@@ -142,6 +206,26 @@ def run_demo(settings: Settings, say: Callable[[str], None], duration: float | N
     with connect(settings, autocommit=True) as conn:
         ensure_demo_user(conn)
         enterprise = ensure_demo_plant(conn, settings)
+        from dashboards.panels.defaults import provision_defaults
+
+        provision_defaults(conn, enterprise)  # shared "装置概览" dashboard (D1)
+        ensure_demo_alerting(conn, enterprise)  # rules, groups, escalation (issue 6)
+        ensure_demo_pumps(conn, enterprise)  # pumps, sensors, strategies, routing (issue 8)
+        from workflows.hazard_demo import ensure_demo_hazard
+
+        ensure_demo_hazard(conn, enterprise)  # R2-R5 hazard units, R7 groups (issue 11)
+        from workflows.contractors import demo as contractor_demo
+
+        contractor_demo.ensure_demo_contractors(  # C1-C11 company, people, course (issue 10)
+            conn, enterprise, home=settings.home, password=DEMO_PASSWORD
+        )
+        from workflows.contractors.positioning_sim import ensure_demo_positioning
+
+        ensure_demo_positioning(conn, enterprise)  # C12 geofences and a vehicle tag (issue 10)
+        from video.demo import demo_children as video_children
+        from video.demo import ensure_demo_video
+
+        video_ok = ensure_demo_video(conn, settings, enterprise, say)  # V9 on vtest.avi (issue 9)
         row = conn.execute("SELECT count(*) FROM registry.enterprise").fetchone()
     maps = write_collector_maps(settings, settings.path(settings.ingest.spool_dir).parent / "demo")
     shown = (
@@ -164,15 +248,26 @@ def run_demo(settings: Settings, say: Callable[[str], None], duration: float | N
         Child("scheduler", ["scheduler"]),
         Child("web", ["serve"]),
     ]  # fmt: skip
+    from workflows.hazard_demo import demo_children
+
+    children[-2:-2] = demo_children(settings, maps.mqtt.parent, enterprise)  # R2, R4 signals
+    children[-2:-2] = contractor_demo.demo_children()  # C11 access-control simulator
+    sim_args = ["contractors", "positioning-sim", "--enterprise", ent]
+    children[-2:-2] = [Child("positioning-sim", sim_args)]  # C12 positioning feed
+    children[-2:-2] = video_children(enterprise) if video_ok else []  # video worker (issue 9)
     say("")
     say("hazwatch demo is up")
     say(f"  web        http://{settings.web.host}:{settings.web.port}/")
     say(f"  database   {shown}   (full URL: hazwatch db url)")
     say(f"  login      {DEMO_USER} / {DEMO_PASSWORD}")
+    say(f"  contractor {contractor_demo.LOGIN} / {DEMO_PASSWORD}   (/contractors/my; access"
+        f" control simulated on {contractor_demo.access_url()})")  # fmt: skip
     say(f"  registers  {row[0] if row else 0} enterprises (R1 reference data + the demo plant)")
     say(f"  plant      OPC UA opc.tcp://127.0.0.1:{settings.demo.opcua_port}/ (Tennessee "
         f"Eastman), Modbus gateways on {', '.join(str(p) for p, _ in maps.modbus)}, MQTT gas "
         f"detectors on {settings.demo.mqtt_port}")  # fmt: skip
+    say("  alerts     rules on the gas detectors and the reactor (/alerts/rules); the loading-area")
+    say("             leak at 60 s fires within about two minutes: the bell counts it")
     say(f"  processes  {', '.join(c.name for c in children)}")
     say("  look       hazwatch db status | rollups status; Ctrl-C stops the processes, the")
     say("             database keeps running (make db-down stops it)")

@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from hazwatch.errors import HazwatchError
 
@@ -42,6 +43,8 @@ class Register:
     schema: str
     table: str
     columns: frozenset[str]
+    #: Columns whose values are Python structures stored as jsonb (wrapped on the way in).
+    json_columns: frozenset[str] = frozenset()
 
     @property
     def qualified(self) -> sql.Composed:
@@ -104,6 +107,7 @@ REGISTERS: dict[str, Register] = {
             "bearing_de",
             "bearing_nde",
             "installed_on",
+            "next_inspection_date",
         ),
         _reg("registry", "shift_team", "enterprise_id", "name"),
         _reg("registry", "shift", "enterprise_id", "shift_team_id", "during"),
@@ -162,6 +166,7 @@ REGISTERS: dict[str, Register] = {
             "measurement_point",
             "serial",
             "installed_on",
+            "calibration_due",
         ),
         _reg(
             "registry",
@@ -190,6 +195,9 @@ REGISTERS: dict[str, Register] = {
             "password_hash",
             "active",
             "last_login_at",
+            "email",
+            "phone",
+            "contractor_company_id",
         ),
         _reg(
             "auth",
@@ -202,8 +210,49 @@ REGISTERS: dict[str, Register] = {
             "last_used_at",
             "revoked_at",
         ),
+        _reg("workflow", "user_group", "enterprise_id", "code", "name", "description"),
+        _reg("workflow", "user_group_member", "group_id", "user_id"),
+        _reg("exchange", "peer_key", "token_id", "public_key"),
+        _reg(
+            "contractor",
+            "company",
+            "enterprise_id",
+            "name",
+            "credit_code",
+            "category",
+            "legal_representative",
+            "contact_person",
+            "phone",
+            "address",
+            "qualification_summary",
+            "status",
+        ),
+        _reg(
+            "ui",
+            "dashboard",
+            "uid",
+            "title",
+            "owner_id",
+            "shared",
+            "enterprise_id",
+            "definition",
+            "version",
+        ),
     )
 }
+
+
+def add_registers(registers: Mapping[str, Register]) -> None:
+    """Add a domain's registers to the catalogue so the audited writes know them.
+
+    >>> add_registers({"alert_rule": Register("workflow", "alert_rule", frozenset({"code"}))})
+
+    Adding the same definition again is a no-op; a name taken by another register is refused.
+    """
+    for name, reg in registers.items():
+        known = REGISTERS.setdefault(name, reg)
+        if known != reg:
+            raise RegisterError(f"register name {name!r} is taken by {known.schema}.{known.table}")
 
 
 def register(name: str) -> Register:
@@ -236,7 +285,9 @@ def _checked(reg: Register, values: Mapping[str, Any]) -> dict[str, Any]:
         raise RegisterError(f"{reg.schema}.{reg.table} has no column {', '.join(unknown)}")
     if not values:
         raise RegisterError(f"no values given for {reg.schema}.{reg.table}")
-    return dict(values)
+    return {
+        k: Jsonb(v) if k in reg.json_columns and v is not None else v for k, v in values.items()
+    }
 
 
 @contextmanager
@@ -251,8 +302,12 @@ def acting(conn: psycopg.Connection, actor: Actor, reason: str | None = None) ->
         yield
 
 
+#: Refusals by the database that are about the values given, not about the code.
+_REFUSALS = (psycopg.errors.IntegrityError, psycopg.errors.DataError)
+
+
 def _refused(exc: psycopg.Error, reg: Register) -> RegisterError:
-    """Turn a constraint violation into a message naming the rule that was broken."""
+    """Turn a constraint violation or a bad value into a message naming what was broken."""
     diag = exc.diag
     what = diag.constraint_name or diag.column_name or ""
     detail = diag.message_detail or diag.message_primary or str(exc)
@@ -277,7 +332,7 @@ def insert(
     try:
         with acting(conn, actor, reason):
             row = conn.execute(query, list(vals.values())).fetchone()
-    except psycopg.errors.IntegrityError as exc:
+    except _REFUSALS as exc:
         raise _refused(exc, reg) from exc
     assert row is not None
     return int(row[0])
@@ -306,7 +361,7 @@ def update(
             row = cur.execute(query, [*vals.values(), row_id]).fetchone()
             if row is None:
                 raise RegisterError(f"{reg.schema}.{reg.table} has no row with id {row_id}")
-    except psycopg.errors.IntegrityError as exc:
+    except _REFUSALS as exc:
         raise _refused(exc, reg) from exc
     return row
 
@@ -322,5 +377,5 @@ def delete(
             cur = conn.execute(query, (row_id,))
             if cur.rowcount == 0:
                 raise RegisterError(f"{reg.schema}.{reg.table} has no row with id {row_id}")
-    except psycopg.errors.IntegrityError as exc:
+    except _REFUSALS as exc:
         raise _refused(exc, reg) from exc

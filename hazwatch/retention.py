@@ -52,6 +52,7 @@ DEFAULT_RETENTION: dict[str, str] = {
     "ts.sample": "730 days",
     "ts.device_health": "400 days",
     "alarm.event": "5 years",
+    "alarm.record": "5 years",
     "vib.overall": "5 years",
     "vib.waveform": "400 days",
     "video.detection": "400 days",
@@ -59,6 +60,8 @@ DEFAULT_RETENTION: dict[str, str] = {
     "ts.sample_1h": "never",
     "ts.sample_1d": "never",
     "contractor.person": "3 years",
+    # Where contractor people were: a year and a month, beyond C13's year after exit.
+    "contractor.position": "400 days",
 }
 
 

@@ -56,7 +56,69 @@ def default_jobs(settings: Settings) -> list[Job]:
 
     jobs = [Job(f"refresh {r.name}", r.effective_schedule, refresher(r)) for r in catalog.ROLLUPS]
     jobs.append(Job("retention", timedelta(hours=1), expire))
+    jobs.extend(_approval_jobs())
+    from workflows.alert_jobs import alerting_jobs
+
+    jobs.extend(alerting_jobs())
+    from analytics.alarms.build import record_builder_job
+
+    jobs.append(record_builder_job())
+    from analytics.alarms.exclusions import exclusion_job
+
+    jobs.append(exclusion_job())
+    from analytics.alarms.escalation import escalation_job
+
+    jobs.append(escalation_job())  # A13: unacknowledged process alarms escalate
+    from analytics.vibration.strategies import pump_jobs
+
+    jobs.extend(pump_jobs())  # P5 strategies, P7 hardware health, P10 weekly reports
+    from workflows.hazard_feeds import hazard_jobs
+
+    jobs.extend(hazard_jobs())  # R2-R5 unit states, daily KPIs, hourly completeness (issue 11)
+    from video.store import retention_job
+
+    jobs.append(retention_job(settings.home, policies["video.detection"]))  # V19 (issue 9)
+    from workflows.contractors.ops_jobs import contractor_ops_jobs
+
+    jobs.extend(contractor_ops_jobs(policies["contractor.person"]))  # C13, C16, C18 (issue 10)
+    if settings.upstream.url:
+        jobs.append(_upward_job(settings))
     return jobs
+
+
+def _approval_jobs() -> list[Job]:
+    """Reminders of late approval steps (once per step interval) and of expiring items."""
+    from workflows import approvals, reminders
+    from workflows.contractors import expiry  # noqa: F401  (its reminder sources)
+
+    def late(conn: psycopg.Connection) -> str:
+        return f"{approvals.remind_overdue(conn)} reminders of late approvals"
+
+    return [
+        Job("approval deadlines", timedelta(minutes=10), late),
+        Job("reminders", timedelta(hours=1), reminders.scan_job),
+    ]
+
+
+def _upward_job(settings: Settings) -> Job:
+    """Push queued items upward (R9), up to 20 batches a turn so a backlog drains quickly."""
+    from workflows.upward import Pusher
+
+    pusher = Pusher.from_settings(settings)
+
+    def push(conn: psycopg.Connection) -> str:
+        pusher.enable_feeds(conn)
+        sent = 0
+        for _ in range(20):
+            res = pusher.push_once(conn)
+            sent += res.sent
+            if res.error:
+                raise HazwatchError(f"{res.error} ({res.pending} pending)")
+            if res.sent + res.rejected == 0:
+                break
+        return f"pushed {sent}, {res.pending} pending"
+
+    return Job("push upward", timedelta(seconds=settings.upstream.push_every_s), push)
 
 
 def run_scheduler(

@@ -105,6 +105,26 @@ class WebSettings(_Section):
     secure_cookies: bool = False
 
 
+class UpstreamSettings(_Section):
+    """Where this instance pushes its alarms and summaries (R9): the next level up.
+
+    [upstream]
+    url = "https://platform.example.gov.cn"     # the upper instance's hazwatch serve
+    token_file = "var/exchange/upstream_token"  # an ``exchange`` token issued up there
+
+    Left without ``url``, nothing is pushed and nothing queues up for pushing.
+    """
+
+    url: str | None = Field(None, pattern=r"^https?://[^\s/]+(/.*)?$")
+    token: SecretStr | None = None
+    token_file: Path = Path("var/exchange/upstream_token")
+    #: This instance's Ed25519 signing key, generated on first use.
+    key_file: Path = Path("var/exchange/signing_key.pem")
+    batch_items: int = Field(500, ge=1, le=10_000)
+    push_every_s: float = Field(5.0, gt=0, le=3600)
+    timeout_s: float = Field(15.0, gt=0, le=300)
+
+
 class CollectorSettings(_Section):
     """One collector process of ``hazwatch run``: ``hazwatch collect KIND --option value …``.
 
@@ -151,6 +171,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     ingest: IngestSettings = IngestSettings()
     demo: DemoSettings = DemoSettings()
+    upstream: UpstreamSettings = UpstreamSettings()
     #: The production route: every source as a collector process run by ``hazwatch run``.
     collectors: list[CollectorSettings] = Field(default_factory=list)
     #: Per-relation retention overrides, e.g. {"ts.sample": "3 years"} (see hazwatch.retention).

@@ -14,6 +14,13 @@ from psycopg import sql
 from dashboards import auth, i18n
 from dashboards.layout import forbidden
 
+i18n.register(
+    {
+        "audit.before": {"zh": "修改前", "en": "Before"},
+        "audit.after": {"zh": "修改后", "en": "After"},
+    }
+)
+
 PAGE_SIZE = 50
 
 
@@ -50,13 +57,48 @@ def audit_page(
             "entity": ent,
             "entity_id": ent_id or "",
             "reason": reason or "",
-            "detail": json.dumps(after if after is not None else before, ensure_ascii=False)
-            if (after is not None or before is not None)
-            else "",
+            "changes": changes(before, after),
+            "before": _json(before),
+            "after": _json(after),
         }
         for at, who, action, ent, ent_id, reason, before, after in rows
     ]
     return out, int(total[0]) if total else 0
+
+
+#: Bookkeeping columns left out of the change summary.
+_QUIET = frozenset({"updated_at", "created_at"})
+
+
+def _json(value: Any) -> str:
+    return "" if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
+    """What changed, in one line: ``name: 旧 → 新; phone: ∅ → 0351…`` for an update, the
+    fields set for an insert, the fields removed for a delete.
+
+    >>> changes({"id": 1, "name": "a"}, {"id": 1, "name": "b"})
+    'name: a → b'
+    """
+    if before is not None and after is not None:
+        keys = [k for k in after if k not in _QUIET and before.get(k) != after.get(k)]
+        return "; ".join(
+            f"{k}: {_short(before.get(k)) if before.get(k) is not None else '∅'} → "
+            f"{_short(after[k]) if after[k] is not None else '∅'}"
+            for k in keys
+        )
+    row = after if after is not None else before
+    if not row:
+        return ""
+    return "; ".join(
+        f"{k}: {_short(v)}" for k, v in row.items() if k not in _QUIET and v not in (None, "")
+    )
 
 
 def layout(**_query: Any) -> html.Div:
@@ -73,7 +115,16 @@ def layout(**_query: Any) -> html.Div:
         {"field": "entity", "headerName": t("audit.entity")},
         {"field": "entity_id", "headerName": t("audit.entity_id"), "maxWidth": 120},
         {"field": "reason", "headerName": t("audit.reason")},
-        {"field": "detail", "headerName": t("audit.detail"), "flex": 2, "tooltipField": "detail"},
+        {
+            "field": "changes",
+            "headerName": t("audit.detail"),
+            "flex": 3,
+            "tooltipField": "changes",
+            "wrapText": True,
+            "autoHeight": True,
+        },
+        {"field": "before", "headerName": t("audit.before"), "tooltipField": "before"},
+        {"field": "after", "headerName": t("audit.after"), "tooltipField": "after"},
     ]
     return html.Div(
         [

@@ -81,7 +81,7 @@ CREATE OR REPLACE TRIGGER sensor_touch
 
 CREATE OR REPLACE TRIGGER camera_audit
     AFTER INSERT OR UPDATE OR DELETE ON registry.camera
-    FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+    FOR EACH ROW EXECUTE FUNCTION audit.log_change('secret_enc');
 CREATE OR REPLACE TRIGGER camera_touch
     BEFORE UPDATE ON registry.camera
     FOR EACH ROW EXECUTE FUNCTION audit.touch_updated_at();
@@ -97,4 +97,32 @@ CREATE OR REPLACE TRIGGER api_token_audit
     FOR EACH ROW EXECUTE FUNCTION audit.log_change('token_sha256', '~last_used_at');
 CREATE OR REPLACE TRIGGER api_token_touch
     BEFORE UPDATE ON auth.api_token
+    FOR EACH ROW EXECUTE FUNCTION audit.touch_updated_at();
+
+CREATE OR REPLACE TRIGGER user_group_audit
+    AFTER INSERT OR UPDATE OR DELETE ON workflow.user_group
+    FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+CREATE OR REPLACE TRIGGER user_group_touch
+    BEFORE UPDATE ON workflow.user_group
+    FOR EACH ROW EXECUTE FUNCTION audit.touch_updated_at();
+
+CREATE OR REPLACE TRIGGER user_group_member_audit
+    AFTER INSERT OR UPDATE OR DELETE ON workflow.user_group_member
+    FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+CREATE OR REPLACE TRIGGER user_group_member_touch
+    BEFORE UPDATE ON workflow.user_group_member
+    FOR EACH ROW EXECUTE FUNCTION audit.touch_updated_at();
+
+CREATE OR REPLACE TRIGGER dashboard_audit
+    AFTER INSERT OR UPDATE OR DELETE ON ui.dashboard
+    FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+CREATE OR REPLACE TRIGGER dashboard_touch
+    BEFORE UPDATE ON ui.dashboard
+    FOR EACH ROW EXECUTE FUNCTION audit.touch_updated_at();
+
+CREATE OR REPLACE TRIGGER company_audit
+    AFTER INSERT OR UPDATE OR DELETE ON contractor.company
+    FOR EACH ROW EXECUTE FUNCTION audit.log_change();
+CREATE OR REPLACE TRIGGER company_touch
+    BEFORE UPDATE ON contractor.company
     FOR EACH ROW EXECUTE FUNCTION audit.touch_updated_at();

@@ -30,7 +30,7 @@ def test_secret_key_is_generated_once_with_mode_0600(tmp_path: Path, db_url: str
         ("admin", None, None, Scope(all_enterprises=True)),
         ("engineer", 7, None, Scope(enterprise_id=7)),
         ("operator", None, None, Scope(all_enterprises=True)),
-        ("contractor", 7, None, Scope(enterprise_id=7)),
+        ("contractor", 7, None, Scope(enterprise_id=7, companies_only=True)),
         ("regulator", None, 3, Scope(region_id=3)),
         ("regulator", 7, 3, Scope(region_id=3)),
         ("stranger", None, None, Scope()),

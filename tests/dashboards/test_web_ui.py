@@ -17,64 +17,21 @@ from typing import Any
 
 import psycopg
 import pytest
-from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboards import i18n
 from dashboards.auth import MAX_FAILURES, Scope
 from hazwatch import registers
 from hazwatch.registers import Actor
 from tests.conftest import make_enterprise
+from tests.dashboards.browser import assert_clean, patient, severe, sign_in, wait_for
 from tests.dashboards.conftest import PASSWORD
 
+# Other test modules import these from here.
+__all__ = ["assert_clean", "severe", "sign_in", "wait_for"]
+
 TEST = Actor(None, "test")
-
-
-# -- helpers ----------------------------------------------------------------------------------
-
-
-def sign_in(driver: WebDriver, url: str, name: str, password: str = PASSWORD) -> None:
-    """Fresh session, then the real form.
-
-    Leave the page first: a late answer to a request of the previous page would set the
-    previous session's cookie again.
-    """
-    driver.get("about:blank")
-    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
-    driver.get(url + "/login")
-    driver.find_element(By.ID, "username").send_keys(name)
-    driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.ID, "login-submit").click()
-
-
-def wait_for(driver: WebDriver, css: str, timeout: float = 15) -> Any:
-    """The first element matching ``css`` once Dash has finished loading."""
-    try:
-        element = WebDriverWait(driver, timeout).until(
-            ec.presence_of_element_located((By.CSS_SELECTOR, css))
-        )
-        WebDriverWait(driver, timeout).until(
-            lambda d: not d.find_elements(By.CSS_SELECTOR, "._dash-loading")
-        )
-    except TimeoutException:
-        body = driver.find_element(By.TAG_NAME, "body").text[:2000]
-        pytest.fail(f"no {css} at {driver.current_url}: {body!r}; log: {driver.get_log('browser')}")
-    return element
-
-
-def severe(driver: WebDriver) -> list[dict[str, Any]]:
-    """Browser console errors since the last call (the log is drained by reading it)."""
-    return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-
-
-def assert_clean(driver: WebDriver) -> None:
-    errors = severe(driver)
-    assert not errors, "\n".join(e["message"] for e in errors)
-    # Dash's own error display (callback errors) must not be shown either.
-    assert not driver.find_elements(By.CSS_SELECTOR, ".dash-fe-error__title, .dash-error-card")
 
 
 # -- sign-in ----------------------------------------------------------------------------------
@@ -144,10 +101,10 @@ def test_admin_pages_load_cleanly(
     browser.find_element(By.ID, "nav-nav.audit").click()  # client-side navigation
     wait_for(browser, "#audit-grid .ag-row")
     assert browser.find_element(By.ID, "page-title").text == i18n.t("audit.title", "zh")
-    WebDriverWait(browser, 10).until(lambda d: name in d.find_element(By.ID, "audit-grid").text)
+    patient(browser, 10).until(lambda d: name in d.find_element(By.ID, "audit-grid").text)
     actor = browser.find_element(By.ID, "audit-actor")
     actor.send_keys(name + "\n")  # filter: only this admin's sign-in
-    WebDriverWait(browser, 10).until(
+    patient(browser, 10).until(
         lambda d: (
             "1" in d.find_element(By.ID, "audit-page-label").text
             and len(
@@ -227,7 +184,7 @@ def test_language_switch_to_english(
     wait_for(browser, "#overview-count")
     assert browser.find_element(By.ID, "page-title").text == "企业总览"
     browser.find_element(By.ID, "hw-lang").click()  # a Dash callback: carries the CSRF header
-    WebDriverWait(browser, 15).until(
+    patient(browser, 15).until(
         lambda d: (
             d.find_elements(By.ID, "page-title")
             and d.find_element(By.ID, "page-title").text == "Enterprise overview"

@@ -11,7 +11,7 @@ from hazwatch.errors import HazwatchError
 from hazwatch.scheduler import Job, default_jobs, run_scheduler
 from hazwatch.settings import Settings
 from hazwatch.supervisor import Child, Supervisor
-from tests.conftest import find_free_port, run_cli
+from tests.conftest import REPO, find_free_port, run_cli
 
 
 def _wait_for(predicate, timeout: float = 20.0) -> bool:
@@ -85,6 +85,13 @@ def test_demo_fills_the_database_by_itself(db_url: str, tmp_path: Path) -> None:
         "HAZWATCH_INGEST__SPOOL_DIR": str(tmp_path / "spool"),
         "HAZWATCH_INGEST__FLUSH_INTERVAL_S": "0.2",
     }
+    # The detection models `hazwatch install` converted into the checkout (about a minute on a
+    # fresh machine): this home shares them instead of converting them again.
+    from video.models import ensure_installed, models_dir
+
+    ensure_installed(REPO)
+    models_dir(tmp_path).parent.mkdir(parents=True)
+    models_dir(tmp_path).symlink_to(models_dir(REPO))
     out = run_cli("demo", "--duration", "20", env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "hazwatch demo is up" in out.stderr

@@ -72,7 +72,8 @@ def viewed(conn: psycopg.Connection, rollup: Rollup, lo: datetime, hi: datetime)
 
 
 def assert_views_equal_raw(conn: psycopg.Connection, lo: datetime, hi: datetime) -> None:
-    for rollup in catalog.ROLLUPS:
+    # The sample levels; the alarm KPI levels have columns of their own (tested with alarms).
+    for rollup in (r for r in catalog.ROLLUPS if r.root_source == "ts.sample"):
         want, got = direct(conn, rollup, lo, hi), viewed(conn, rollup, lo, hi)
         assert [r[:2] for r in got] == [r[:2] for r in want], rollup.name
         for g, w in zip(got, want, strict=True):

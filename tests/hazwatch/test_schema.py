@@ -6,15 +6,18 @@ import psycopg
 import pytest
 
 from hazwatch.refdata import read_csv
+from hazwatch.rollups import catalog
 from tests.conftest import REPO
 
 HYPERTABLES = {
-    "ts.sample": "1 day",
-    "ts.device_health": "7 days",
-    "alarm.event": "7 days",
-    "vib.overall": "7 days",
-    "vib.waveform": "7 days",
-    "video.detection": "30 days",
+    "ts.sample": ("1 day", "time"),
+    "ts.device_health": ("7 days", "time"),
+    "alarm.event": ("7 days", "time"),
+    "alarm.record": ("30 days", "raised"),
+    "vib.overall": ("7 days", "time"),
+    "vib.waveform": ("7 days", "time"),
+    "video.detection": ("30 days", "time"),
+    "contractor.position": ("1 day", "time"),
 }
 
 
@@ -26,14 +29,13 @@ def test_hypertables_are_hypertables(conn: psycopg.Connection) -> None:
         " JOIN timescaledb_information.dimensions d USING (hypertable_schema, hypertable_name)"
     ).fetchall()
     public = {name: (interval, col) for name, interval, col in rows if "_hazwatch" not in name}
-    assert public == {name: (interval, "time") for name, interval in HYPERTABLES.items()}
+    assert public == HYPERTABLES
     # Rollup materialisations (issue 3) are hypertables on their bucket column.
     internal = {name: col for name, _, col in rows if name.startswith("_hazwatch.")}
     assert internal == {
-        "_hazwatch.mat__ts__sample_1m": "bucket",
-        "_hazwatch.mat__ts__sample_1h": "bucket",
-        "_hazwatch.mat__ts__sample_1d": "bucket",
+        "_hazwatch." + "mat__" + r.name.replace(".", "__"): "bucket" for r in catalog.ROLLUPS
     }
+    assert "_hazwatch.mat__ts__sample_1h" in internal
 
 
 def test_sample_columns_are_the_public_contract(conn: psycopg.Connection) -> None:
@@ -56,8 +58,10 @@ def test_samples_land_in_daily_chunks_and_key_is_idempotent(conn: psycopg.Connec
             for h in range(72):
                 cp.write_row((t0 + timedelta(hours=h), 900001, float(h)))
         chunks = conn.execute(
-            "SELECT count(*) FROM show_chunks('ts.sample', older_than => %s::timestamptz)",
-            (t0 + timedelta(days=4),),
+            # Other tests of the session write samples of other days: count these days only.
+            "SELECT count(*) FROM show_chunks('ts.sample', older_than => %s::timestamptz,"
+            " newer_than => %s::timestamptz)",
+            (t0 + timedelta(days=4), t0),
         ).fetchone()
         assert chunks == (3,)
         with pytest.raises(psycopg.errors.UniqueViolation):
