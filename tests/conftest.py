@@ -137,7 +137,7 @@ def sample_counts(conn: psycopg.Connection, enterprise: str) -> dict[str, int]:
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run the real ``hazwatch`` console script."""
     exe = Path(sys.executable).parent / "hazwatch"
@@ -149,6 +149,6 @@ def run_cli(
         capture_output=True,
         text=True,
         env=full_env,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )

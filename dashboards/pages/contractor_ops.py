@@ -15,14 +15,16 @@ from dash import Input, Output, State, dcc, html
 
 from dashboards import auth, i18n
 from dashboards.components.basic import stat_card, table
-from dashboards.layout import NAV, NavEntry, forbidden
+from dashboards.layout import forbidden
 from dashboards.pages.contractor_ops_common import (
     Viewer,
+    callback_viewer,
     enterprise_options,
     field,
     ok,
     project_options,
     refused,
+    register_page,
     viewer,
     when,
 )
@@ -234,16 +236,7 @@ def _instant(text: str | None, what: str) -> datetime | None:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__,
-        path=PATH,
-        name="contractor_positioning",
-        title=lambda: f"{i18n.t('nav.contractor_positioning')} · {i18n.t('site.name')}",
-        layout=layout,
-        order=61,
-    )
-    if not any(e.path == PATH for e in NAV):  # the navigation outlives one app (tests)
-        NAV.append(NavEntry(PATH, "nav.contractor_positioning"))
+    register_page(__name__, PATH, "contractor_positioning", 61, layout)
 
     @app.callback(
         Output("cpo-content", "children"),
@@ -252,9 +245,7 @@ def register(app: dash.Dash) -> None:
     )
     def refresh(_n: int) -> list[Any]:
         with auth.db_pool().connection() as conn:
-            v = viewer(conn)
-            if v is None:
-                raise dash.exceptions.PreventUpdate
+            v = callback_viewer(conn)
             return _content(conn, v)
 
     @app.callback(

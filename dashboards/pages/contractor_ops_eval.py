@@ -15,14 +15,16 @@ from dash import Input, Output, State, dcc, html
 
 from dashboards import auth, i18n
 from dashboards.components.basic import table
-from dashboards.layout import NAV, NavEntry, forbidden
+from dashboards.layout import forbidden
 from dashboards.pages.contractor_ops_common import (
+    callback_viewer,
     company_options,
     enterprise_options,
     field,
     ok,
     project_options,
     refused,
+    register_page,
     viewer,
 )
 from hazwatch.errors import HazwatchError
@@ -309,16 +311,7 @@ def _date(text: str | None, what: str) -> date:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__,
-        path=PATH,
-        name="contractor_eval",
-        title=lambda: f"{i18n.t('nav.contractor_eval')} · {i18n.t('site.name')}",
-        layout=layout,
-        order=63,
-    )
-    if not any(e.path == PATH for e in NAV):  # the navigation outlives one app (tests)
-        NAV.append(NavEntry(PATH, "nav.contractor_eval"))
+    register_page(__name__, PATH, "contractor_eval", 63, layout)
 
     @app.callback(
         Output("cev-items-box", "children"),
@@ -460,9 +453,7 @@ def register(app: dash.Dash) -> None:
         trigger = dash.ctx.triggered_id
         message: Any = ""
         with auth.db_pool().connection() as conn:
-            v = viewer(conn)
-            if v is None:
-                raise dash.exceptions.PreventUpdate
+            v = callback_viewer(conn)
             visible = {r["id"] for r in ev.evaluations(conn, enterprise_ids=v.enterprise_ids,
                                                         company_id=v.company_id)}  # fmt: skip
             if evaluation_id not in visible:

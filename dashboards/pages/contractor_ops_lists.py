@@ -14,13 +14,14 @@ from psycopg import sql
 
 from dashboards import auth, i18n
 from dashboards.components.basic import table
-from dashboards.layout import NAV, NavEntry, forbidden
+from dashboards.layout import forbidden
 from dashboards.pages.contractor_ops_common import (
     Viewer,
     company_options,
     field,
     ok,
     refused,
+    register_page,
     viewer,
 )
 from hazwatch.errors import HazwatchError
@@ -165,16 +166,7 @@ def _person_in_scope(conn: Any, v: Viewer, code: str) -> int:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__,
-        path=PATH,
-        name="contractor_lists",
-        title=lambda: f"{i18n.t('nav.contractor_lists')} · {i18n.t('site.name')}",
-        layout=layout,
-        order=64,
-    )
-    if not any(e.path == PATH for e in NAV):  # the navigation outlives one app (tests)
-        NAV.append(NavEntry(PATH, "nav.contractor_lists"))
+    register_page(__name__, PATH, "contractor_lists", 64, layout)
 
     @app.callback(
         Output("cbl-add-msg", "children"),

@@ -15,14 +15,16 @@ from psycopg import sql
 
 from dashboards import auth, i18n
 from dashboards.components.basic import table
-from dashboards.layout import NAV, NavEntry, forbidden
+from dashboards.layout import forbidden
 from dashboards.pages.contractor_ops_common import (
     Viewer,
+    callback_viewer,
     company_options,
     field,
     ok,
     project_options,
     refused,
+    register_page,
     viewer,
     when,
 )
@@ -251,16 +253,7 @@ def layout(**_query: Any) -> html.Div:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__,
-        path=PATH,
-        name="contractor_work",
-        title=lambda: f"{i18n.t('nav.contractor_work')} · {i18n.t('site.name')}",
-        layout=layout,
-        order=62,
-    )
-    if not any(e.path == PATH for e in NAV):  # the navigation outlives one app (tests)
-        NAV.append(NavEntry(PATH, "nav.contractor_work"))
+    register_page(__name__, PATH, "contractor_work", 62, layout)
 
     @app.callback(
         Output("cwk-stops-box", "children"),
@@ -270,9 +263,7 @@ def register(app: dash.Dash) -> None:
     )
     def search(text: str | None, cls: str | None) -> Any:
         with auth.db_pool().connection() as conn:
-            v = viewer(conn)
-            if v is None:
-                raise dash.exceptions.PreventUpdate
+            v = callback_viewer(conn)
             return _stop_rows(conn, v, text, cls)
 
     @app.callback(
@@ -298,9 +289,7 @@ def register(app: dash.Dash) -> None:
                        retraining: str | None) -> tuple[Any, Any, Any]:  # fmt: skip
         t = i18n.t
         with auth.db_pool().connection() as conn:
-            v = viewer(conn)
-            if v is None:
-                raise dash.exceptions.PreventUpdate
+            v = callback_viewer(conn)
             try:
                 if dash.ctx.triggered_id == "cwk-i-go":
                     if not v.staff:

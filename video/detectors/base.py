@@ -11,16 +11,19 @@ A detector only says whether its condition holds now; when that becomes an alarm
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from hazwatch.errors import HazwatchError
 from video.alarm_state import Timing
+from video.detectors.tracking import Track, Tracker
 from video.frame_context import FrameContext
-from video.inference import Box
-from video.zones import Zone, whole_frame
+from video.inference import Box, Detection
+from video.zones import Zone, persons_in_zone, whole_frame
 
 
 class Params(BaseModel):
@@ -71,6 +74,53 @@ class Algorithm(ABC):
             self.zones = [whole_frame(w, h)]
         return self.zones
 
+    def zone_findings(
+        self,
+        ctx: FrameContext,
+        hits: Iterable[Detection],
+        detail: Callable[[list[Detection]], str],
+    ) -> list[Finding]:
+        """One Finding per zone: it holds when any of ``hits`` stands in the zone.
+
+        return self.zone_findings(ctx, asleep, lambda inside: f"{len(inside)} asleep")
+        """
+        hits = list(hits)
+        out = []
+        for zone in self.zones_for(ctx):
+            inside = persons_in_zone(zone, hits)
+            out.append(
+                Finding(
+                    zone.name,
+                    bool(inside),
+                    tuple(d.box for d in inside),
+                    max((d.score for d in inside), default=0.0),
+                    detail(inside),
+                )
+            )
+        return out
+
     @abstractmethod
     def evaluate(self, ctx: FrameContext) -> list[Finding]:
         """One Finding per zone for this frame."""
+
+
+class TrackedPoseAlgorithm(Algorithm):
+    """A pose type that follows each person across frames (sleeping, smoking)."""
+
+    needs: ClassVar[frozenset[str]] = frozenset({"pose"})
+
+    def __init__(self, zones: list[Zone] | None = None, params: dict[str, Any] | None = None):
+        super().__init__(zones, params)
+        self.tracker = Tracker(min_iou=0.3, forget_s=10.0)
+
+    def tracked_poses(self, ctx: FrameContext) -> list[tuple[Detection, np.ndarray, Track]]:
+        """(person, keypoints, track) for each pose in this frame.
+
+        for det, kp, track in self.tracked_poses(ctx):
+            track.memory["kp"] = kp
+        """
+        out = []
+        for det, track in self.tracker.update(ctx.frame.time, ctx.poses()):
+            assert det.keypoints is not None
+            out.append((det, det.keypoints, track))
+        return out

@@ -15,7 +15,6 @@ from pydantic import Field
 from video.detectors.base import Algorithm, Finding, Params
 from video.detectors.pose_geometry import hand_near, head_box
 from video.frame_context import FrameContext
-from video.zones import persons_in_zone
 
 
 class PhoneParams(Params):
@@ -46,16 +45,4 @@ class PhoneCall(Algorithm):
             )
             if near_ear or phone_at_head:
                 calling.append(det)
-        out = []
-        for zone in self.zones_for(ctx):
-            inside = persons_in_zone(zone, calling)
-            out.append(
-                Finding(
-                    zone.name,
-                    bool(inside),
-                    tuple(d.box for d in inside),
-                    max((d.score for d in inside), default=0.0),
-                    f"{len(inside)} on the phone",
-                )
-            )
-        return out
+        return self.zone_findings(ctx, calling, lambda inside: f"{len(inside)} on the phone")

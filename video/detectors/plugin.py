@@ -32,7 +32,6 @@ from hazwatch.errors import HazwatchError
 from video.detectors.base import Algorithm, Finding, Params
 from video.frame_context import FrameContext
 from video.inference import Detector, open_backend
-from video.zones import persons_in_zone
 
 #: Names the built-in types use; a plugin may not take them over.
 RESERVED = frozenset(
@@ -158,16 +157,6 @@ class PluginAlgorithm(Algorithm):
     def evaluate(self, ctx: FrameContext) -> list[Finding]:
         ctx.hub.count(f"plugin:{self.type}")
         found = self.detector.detect(ctx.image, only=self.alarm_ids)
-        out = []
-        for zone in self.zones_for(ctx):
-            inside = persons_in_zone(zone, found)
-            out.append(
-                Finding(
-                    zone.name,
-                    bool(inside),
-                    tuple(d.box for d in inside),
-                    max((d.score for d in inside), default=0.0),
-                    ", ".join(sorted({d.label for d in inside})),
-                )
-            )
-        return out
+        return self.zone_findings(
+            ctx, found, lambda inside: ", ".join(sorted({d.label for d in inside}))
+        )

@@ -20,7 +20,6 @@ from video.detectors.colour import HELMET_COLOURS, distance, helmet_colour, hist
 from video.detectors.pose_geometry import clip_box, crown_box, torso_box
 from video.frame_context import FrameContext
 from video.inference import Detection
-from video.zones import persons_in_zone
 
 
 class HelmetParams(Params):
@@ -69,20 +68,10 @@ class NoHelmet(Algorithm):
                 colours.append(verdict[1])
             else:
                 bare.append(det)
-        out = []
-        for zone in self.zones_for(ctx):
-            inside = persons_in_zone(zone, bare)
-            out.append(
-                Finding(
-                    zone.name,
-                    bool(inside),
-                    tuple(d.box for d in inside),
-                    max((d.score for d in inside), default=0.0),
-                    f"{len(inside)} without helmet; helmets seen: "
-                    f"{','.join(sorted(set(colours))) or '-'}",
-                )
-            )
-        return out
+        helmets = ",".join(sorted(set(colours))) or "-"
+        return self.zone_findings(
+            ctx, bare, lambda inside: f"{len(inside)} without helmet; helmets seen: {helmets}"
+        )
 
 
 class UniformParams(Params):
@@ -127,16 +116,6 @@ class NoUniform(Algorithm):
             d = self.nearest(ctx, det)
             if d is not None and d > self.params.max_distance:
                 others.append(det)
-        out = []
-        for zone in self.zones_for(ctx):
-            inside = persons_in_zone(zone, others)
-            out.append(
-                Finding(
-                    zone.name,
-                    bool(inside),
-                    tuple(d.box for d in inside),
-                    max((d.score for d in inside), default=0.0),
-                    f"{len(inside)} not in an enrolled uniform",
-                )
-            )
-        return out
+        return self.zone_findings(
+            ctx, others, lambda inside: f"{len(inside)} not in an enrolled uniform"
+        )

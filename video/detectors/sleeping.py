@@ -14,11 +14,9 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from video.detectors.base import Algorithm, Finding, Params
+from video.detectors.base import Finding, Params, TrackedPoseAlgorithm
 from video.detectors.pose_geometry import VISIBLE, posture, shoulder_width
-from video.detectors.tracking import Tracker
 from video.frame_context import FrameContext
-from video.zones import persons_in_zone
 
 
 class SleepingParams(Params):
@@ -38,22 +36,15 @@ def keypoint_motion(prev: np.ndarray, cur: np.ndarray, scale: float) -> float | 
     return float(np.linalg.norm(cur[both, :2] - prev[both, :2], axis=1).mean() / scale)
 
 
-class Sleeping(Algorithm):
+class Sleeping(TrackedPoseAlgorithm):
     type = "sleeping"
-    needs = frozenset({"pose"})
     Params: ClassVar[type[Params]] = SleepingParams
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.tracker = Tracker(min_iou=0.3, forget_s=10.0)
 
     def evaluate(self, ctx: FrameContext) -> list[Finding]:
         p = self.params
         t = ctx.frame.time
         asleep = []
-        for det, track in self.tracker.update(t, ctx.poses()):
-            kp = det.keypoints
-            assert kp is not None
+        for det, kp, track in self.tracked_poses(ctx):
             pose = posture(kp, det.box)
             prev = track.memory.get("kp")
             moved = None if prev is None else keypoint_motion(prev, kp, shoulder_width(kp, det.box))
@@ -64,16 +55,6 @@ class Sleeping(Algorithm):
             since = track.memory.setdefault("still_since", t)
             if t - since >= p.still_s:
                 asleep.append(det)
-        out = []
-        for zone in self.zones_for(ctx):
-            inside = persons_in_zone(zone, asleep)
-            out.append(
-                Finding(
-                    zone.name,
-                    bool(inside),
-                    tuple(d.box for d in inside),
-                    max((d.score for d in inside), default=0.0),
-                    f"{len(inside)} still and lying/head down",
-                )
-            )
-        return out
+        return self.zone_findings(
+            ctx, asleep, lambda inside: f"{len(inside)} still and lying/head down"
+        )

@@ -13,11 +13,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from video.detectors.base import Algorithm, Finding, Params
+from video.detectors.base import Finding, Params, TrackedPoseAlgorithm
 from video.detectors.pose_geometry import hand_near
-from video.detectors.tracking import Tracker
 from video.frame_context import FrameContext
-from video.zones import persons_in_zone
 
 
 class SmokingParams(Params):
@@ -39,38 +37,21 @@ def count_raises(history: list[tuple[float, bool]], now: float, window_s: float)
     return arrivals + (1 if recent and recent[0][1] else 0)
 
 
-class Smoking(Algorithm):
+class Smoking(TrackedPoseAlgorithm):
     type = "smoking"
     confidence = "low"
-    needs = frozenset({"pose"})
     Params: ClassVar[type[Params]] = SmokingParams
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.tracker = Tracker(min_iou=0.3, forget_s=10.0)
 
     def evaluate(self, ctx: FrameContext) -> list[Finding]:
         p = self.params
         t = ctx.frame.time
         smokers = []
-        for det, track in self.tracker.update(t, ctx.poses()):
-            kp = det.keypoints
-            assert kp is not None
+        for det, kp, track in self.tracked_poses(ctx):
             history: list[tuple[float, bool]] = track.memory.setdefault("mouth", [])
             history.append((t, hand_near(kp, det.box, "mouth", p.reach)))
             history[:] = [(s, a) for s, a in history if t - s <= p.window_s]
             if count_raises(history, t, p.window_s) >= p.min_repeats:
                 smokers.append(det)
-        out = []
-        for zone in self.zones_for(ctx):
-            inside = persons_in_zone(zone, smokers)
-            out.append(
-                Finding(
-                    zone.name,
-                    bool(inside),
-                    tuple(d.box for d in inside),
-                    max((d.score for d in inside), default=0.0),
-                    "hand-to-mouth pattern (low confidence)",
-                )
-            )
-        return out
+        return self.zone_findings(
+            ctx, smokers, lambda inside: "hand-to-mouth pattern (low confidence)"
+        )
