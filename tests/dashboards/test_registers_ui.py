@@ -440,6 +440,9 @@ def test_engineer_adds_a_row_saved_once_complete(
         "SELECT id, name FROM registry.shift_team WHERE enterprise_id = %s", (ent_id,)
     ).fetchone()
     assert row is not None and row[1] == "甲班"
-    assert cell(browser, row[0], "name").text == "甲班"  # the temporary row became the saved one
-    assert not browser.find_elements(By.CSS_SELECTOR, '#reg-grid .ag-row[row-id^="new-"]')
+    # The temporary row becomes the saved one (the grid redraws just after the status line).
+    patient(browser, 10).until(
+        lambda d: not d.find_elements(By.CSS_SELECTOR, '#reg-grid .ag-row[row-id^="new-"]')
+    )
+    assert cell(browser, row[0], "name").text == "甲班"
     assert_clean(browser)

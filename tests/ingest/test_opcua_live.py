@@ -72,7 +72,7 @@ class LoopThread:
         self.thread.start()
         return self
 
-    def close(self, timeout: float = 20) -> None:
+    def close(self, timeout: float = 60) -> None:  # asyncua's shutdown is slow on a loaded box
         self.stop.set()
         self.thread.join(timeout)
         assert not self.thread.is_alive(), f"{self.thread.name} did not stop"
