@@ -6,7 +6,9 @@ page itself checks the role again, and its queries apply the user's ``Scope``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import dash
 from dash import Input, Output, dcc, html
@@ -26,6 +28,25 @@ NAV: list[NavEntry] = [
     NavEntry("/", "nav.overview"),
     NavEntry("/audit", "nav.audit", frozenset({"admin"})),
 ]
+
+
+def register_page(
+    module: str, path: str, name: str, order: int, layout: Callable[..., Any]
+) -> None:
+    """Register a page with Dash and in the navigation, titled by ``nav.<name>``.
+
+    register_page(__name__, "/alarms/audit", "alarm_audit", 42, layout)
+    """
+    dash.register_page(
+        module,
+        path=path,
+        name=name,
+        title=lambda: f"{i18n.t(f'nav.{name}')} · {i18n.t('site.name')}",
+        layout=layout,
+        order=order,
+    )
+    if not any(e.path == path for e in NAV):  # the navigation outlives one app (tests)
+        NAV.append(NavEntry(path, f"nav.{name}"))
 
 
 def shell() -> html.Div:

@@ -18,7 +18,7 @@ from dashboards import auth, i18n
 from dashboards.auth import WebUser
 from dashboards.callback_args import signed_in
 from dashboards.components.basic import table
-from dashboards.layout import NAV, NavEntry
+from dashboards.layout import register_page
 
 AUDITORS = frozenset({"admin", "engineer"})
 
@@ -134,16 +134,7 @@ def layout(**_query: Any) -> html.Div:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__,
-        path="/alarms/audit",
-        name="alarm_audit",
-        title=lambda: f"{i18n.t('nav.alarm_audit')} · {i18n.t('site.name')}",
-        layout=layout,
-        order=42,
-    )
-    if not any(e.path == "/alarms/audit" for e in NAV):  # the navigation outlives one app (tests)
-        NAV.append(NavEntry("/alarms/audit", "nav.alarm_audit"))
+    register_page(__name__, "/alarms/audit", "alarm_audit", 42, layout)
 
     @app.callback(
         Output("au-message", "children"),

@@ -19,7 +19,7 @@ from dashboards import auth, i18n
 from dashboards.auth import WebUser
 from dashboards.callback_args import signed_in
 from dashboards.components.basic import table
-from dashboards.layout import NAV, NavEntry
+from dashboards.layout import register_page
 from hazwatch.errors import HazwatchError
 
 REQUESTERS = frozenset({"admin", "engineer", "operator"})
@@ -171,16 +171,7 @@ def layout(**_query: Any) -> html.Div:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__,
-        path="/alarms/ledger",
-        name="alarm_ledger",
-        title=lambda: f"{i18n.t('nav.alarm_ledger')} · {i18n.t('site.name')}",
-        layout=layout,
-        order=41,
-    )
-    if not any(e.path == "/alarms/ledger" for e in NAV):  # the navigation outlives one app (tests)
-        NAV.append(NavEntry("/alarms/ledger", "nav.alarm_ledger"))
+    register_page(__name__, "/alarms/ledger", "alarm_ledger", 41, layout)
 
     @app.callback(
         Output("al-message", "children"),

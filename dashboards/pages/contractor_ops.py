@@ -15,7 +15,7 @@ from dash import Input, Output, State, dcc, html
 
 from dashboards import auth, i18n
 from dashboards.components.basic import stat_card, table
-from dashboards.layout import forbidden
+from dashboards.layout import forbidden, register_page
 from dashboards.pages.contractor_ops_common import (
     Viewer,
     callback_viewer,
@@ -24,7 +24,6 @@ from dashboards.pages.contractor_ops_common import (
     ok,
     project_options,
     refused,
-    register_page,
     viewer,
     when,
 )

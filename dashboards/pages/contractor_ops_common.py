@@ -5,7 +5,6 @@ fields and messages. Scoping is done in the queries: every list function of
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +15,6 @@ from psycopg import sql
 
 from dashboards import auth, i18n
 from dashboards.auth import WebUser
-from dashboards.layout import NAV, NavEntry
 from hazwatch.registers import Actor
 
 #: Who may change things (enterprise side); operators and regulators read.
@@ -63,25 +61,6 @@ def callback_viewer(conn: psycopg.Connection) -> Viewer:
     if v is None:
         raise dash.exceptions.PreventUpdate
     return v
-
-
-def register_page(
-    module: str, path: str, name: str, order: int, layout: Callable[..., Any]
-) -> None:
-    """Registers a page with Dash and in the navigation, titled by ``nav.<name>``.
-
-    register_page(__name__, PATH, "contractor_work", 62, layout)
-    """
-    dash.register_page(
-        module,
-        path=path,
-        name=name,
-        title=lambda: f"{i18n.t(f'nav.{name}')} · {i18n.t('site.name')}",
-        layout=layout,
-        order=order,
-    )
-    if not any(e.path == path for e in NAV):  # the navigation outlives one app (tests)
-        NAV.append(NavEntry(path, f"nav.{name}"))
 
 
 def company_options(conn: psycopg.Connection, v: Viewer) -> list[dict[str, Any]]:

@@ -14,14 +14,13 @@ from psycopg import sql
 
 from dashboards import auth, i18n
 from dashboards.components.basic import table
-from dashboards.layout import forbidden
+from dashboards.layout import forbidden, register_page
 from dashboards.pages.contractor_ops_common import (
     Viewer,
     company_options,
     field,
     ok,
     refused,
-    register_page,
     viewer,
 )
 from hazwatch.errors import HazwatchError
