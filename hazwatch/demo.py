@@ -194,6 +194,18 @@ def ensure_demo_pumps(conn: psycopg.Connection, enterprise: int) -> int:
     return provision_demo_pumps(conn, enterprise, int(row[0]) if row else None)
 
 
+def ensure_diagnosis_model_registered(conn: psycopg.Connection, settings: Settings) -> bool:
+    """Record the diagnosis model `hazwatch install` trained in vib.diagnosis_model (P9), so
+    the model in force and its held-out scores are on file; False when none is installed."""
+    from analytics.vibration.diagnosis import current_model, register_model, store_dir
+
+    model = current_model(settings.home)
+    if model is None:
+        return False
+    register_model(conn, model.meta, store_dir(settings.home) / f"v{model.version}")
+    return True
+
+
 def run_demo(settings: Settings, say: Callable[[str], None], duration: float | None = None) -> None:
     """Bring everything up, print where it is, supervise the processes until Ctrl-C."""
     from hazwatch.cli import bring_up
@@ -211,6 +223,7 @@ def run_demo(settings: Settings, say: Callable[[str], None], duration: float | N
         provision_defaults(conn, enterprise)  # shared "装置概览" dashboard (D1)
         ensure_demo_alerting(conn, enterprise)  # rules, groups, escalation (issue 6)
         ensure_demo_pumps(conn, enterprise)  # pumps, sensors, strategies, routing (issue 8)
+        ensure_diagnosis_model_registered(conn, settings)  # P9 classifier from `install`
         from workflows.hazard_demo import ensure_demo_hazard
 
         ensure_demo_hazard(conn, enterprise)  # R2-R5 hazard units, R7 groups (issue 11)

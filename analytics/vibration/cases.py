@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -159,10 +160,20 @@ def decimate(freqs: np.ndarray, amp: np.ndarray, fmax: float, lines: int = SNAPS
     return {"freq": [round(float(x), 3) for x in f], "amp": [float(f"{y:.5g}") for y in a]}
 
 
-def analyse(conn: psycopg.Connection, cap: Capture, band: tuple[float, float] | None = None):  # type: ignore[no-untyped-def]
-    """``analyze_capture`` of a stored capture with the pump's rated speed, bearing and limits."""
+def analyse(  # type: ignore[no-untyped-def]
+    conn: psycopg.Connection,
+    cap: Capture,
+    band: tuple[float, float] | None = None,
+    *,
+    home: Path | None = None,
+):
+    """``analyze_capture`` of a stored capture with the pump's rated speed, bearing and limits,
+    diagnosed by the rules and the classifier in force under ``home`` (default: the settings'
+    home; rules only when no model was trained there)."""
     from analytics.vibration.analyze import analyze_capture
+    from analytics.vibration.diagnosis import current_model
     from analytics.vibration.severity import default_limits
+    from hazwatch.settings import load_settings
 
     ctx = sensor_context(conn, cap.sensor_id)
     rpm = cap.rpm or ctx["rpm"] or 2950.0
@@ -176,6 +187,7 @@ def analyse(conn: psycopg.Connection, cap: Capture, band: tuple[float, float] | 
         unit=cap.unit,
         limits=limits,
         band=band,
+        model=current_model(home or load_settings().home),
     )
 
 

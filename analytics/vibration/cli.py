@@ -4,7 +4,7 @@ hazwatch vib analyze pump.csv --fs 25600 --rpm 2970 --bearing 6205 --json
 hazwatch vib analyze rig.npy --fs 6400 --rpm 306 --bearing-geometry n=7,d=2.77,D=10.514
 hazwatch vib analyze m.wav --fs 50000 --rpm 2500 \
         --defect-frequencies bpfo=2.58,bpfi=4.42,bsf=1.77,ftf=0.368
-hazwatch vib train [--per-class 40] [--seed 1] [--register]
+hazwatch vib train [--per-class 40] [--seed 1] [--register] [--from-cases]
 """
 
 from __future__ import annotations
@@ -182,28 +182,41 @@ def _text(res, file: Path) -> str:
 @click.option("--per-class", type=click.IntRange(4, 500), default=40, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--register", is_flag=True, help="Also record the version in vib.diagnosis_model.")
-def train_cmd(per_class: int, seed: int, register: bool) -> None:
-    """Train a new diagnosis model version (simulated physics + pybearing recordings)."""
+@click.option(
+    "--from-cases",
+    is_flag=True,
+    help="Add the case library's labelled snapshots (P12) to the training data; implies "
+    "--register.",
+)
+def train_cmd(per_class: int, seed: int, register: bool, from_cases: bool) -> None:
+    """Train a new diagnosis model version (simulated physics + pybearing recordings, and with
+    --from-cases the fault cases closed in this plant)."""
     import json
 
+    from analytics.vibration.cases import training_examples
     from analytics.vibration.diagnosis import register_model, store_dir, train
+    from hazwatch.db import connect
+    from hazwatch.settings import load_settings
 
     home = _home()
+    extra = []
+    if from_cases:
+        with connect(load_settings()) as conn:
+            extra = training_examples(conn)
+        click.echo(f"{len(extra)} labelled cases from the case library", err=True)
     try:
         model, report = train(
             home,
             home / "var" / "cache" / "pybearing",
             per_class=per_class,
             seed=seed,
+            extra=extra,
             say=lambda m: click.echo(m, err=True),
         )
-    except (RuntimeError, FileNotFoundError) as exc:
+    except (RuntimeError, FileNotFoundError, ValueError) as exc:
         raise HazwatchError(str(exc)) from None
     path = store_dir(home) / f"v{model.version}"
-    if register:
-        from hazwatch.db import connect
-        from hazwatch.settings import load_settings
-
+    if register or from_cases:
         with connect(load_settings()) as conn:
             register_model(conn, model.meta, path)
     click.echo(f"model v{model.version} saved in {path}")

@@ -270,6 +270,53 @@ def load_latest(store: Path) -> Model | None:
     return None
 
 
+#: ``current_model`` cache: store path → (listing signature, model). Loading a joblib forest
+#: takes ~0.3 s; the pump pages analyse on every callback, so the model is kept until the
+#: store's listing changes (a new version trained by ``hazwatch vib train``).
+_CURRENT: dict[Path, tuple[tuple[tuple[str, int], ...], Model | None]] = {}
+
+
+def _signature(store: Path) -> tuple[tuple[str, int], ...]:
+    try:
+        return tuple(sorted((p.name, (p / META_FILE).stat().st_mtime_ns) for p in store.glob("v*")))
+    except OSError:
+        return ()
+
+
+def current_model(home: Path) -> Model | None:
+    """The model in force for ``home`` (highest sound version), cached between calls::
+
+    res = analyze_capture(acc, fs, rpm, model=current_model(settings.home))
+    """
+    store = store_dir(home)
+    sig = _signature(store)
+    hit = _CURRENT.get(store)
+    if hit is not None and hit[0] == sig:
+        return hit[1]
+    model = load_latest(store)
+    _CURRENT[store] = (sig, model)
+    return model
+
+
+def ensure_model(
+    home: Path, cache_dir: Path, *, say: Callable[[str], None] = lambda _m: None
+) -> Model:
+    """The model in force, training version 1 first when the store has none (``hazwatch
+    install``: a fresh installation diagnoses with rules and classifier from the start)."""
+    model = load_latest(store_dir(home))
+    if model is not None:
+        say(f"vibration diagnosis model v{model.version} is installed")
+        return model
+    say("training the vibration diagnosis model v1 (about two minutes, once) …")
+    model, report = train(home, cache_dir, say=say)
+    scores = ", ".join(
+        f"{report[f'held_out_{k}'].get('accuracy', float('nan')):.2f} {k.replace('_', ' ')}"
+        for k in ("simulated", "demo_plant", "pybearing")
+    )
+    say(f"installed diagnosis model v{model.version}: held-out accuracy {scores}")
+    return model
+
+
 def register_model(conn: Any, meta: dict[str, Any], path: Path) -> None:
     """Record a trained version in vib.diagnosis_model (idempotent by version)."""
     conn.execute(

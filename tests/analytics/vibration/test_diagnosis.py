@@ -139,3 +139,33 @@ def test_analysis_uses_a_model_and_reports_its_version() -> None:
     assert sum(d["classifier"]["proba"].values()) == pytest.approx(1.0, abs=1e-3)
     assert d["diagnosis"][0]["fault"] == "unbalance"
     assert np.isfinite(d["severity"]["velocity_rms_mm_s"])
+
+
+def test_current_model_is_cached_until_a_new_version_is_trained(tmp_path: Path) -> None:
+    X, y = diagnosis.simulated_set(per_class=4, seed=21)
+    clf = diagnosis._fit(X, y, seed=21)
+    meta = {"features": list(diagnosis.FEATURE_NAMES), "metrics": {}}
+    store = diagnosis.store_dir(tmp_path)
+    assert diagnosis.current_model(tmp_path) is None
+    diagnosis.save(diagnosis.Model(1, clf, dict(meta, version=1)), store)
+    first = diagnosis.current_model(tmp_path)
+    assert first is not None and first.version == 1
+    assert diagnosis.current_model(tmp_path) is first  # not loaded again
+    diagnosis.save(diagnosis.Model(2, clf, dict(meta, version=2)), store)
+    assert diagnosis.current_model(tmp_path).version == 2
+    # ensure_model (hazwatch install) keeps what is there instead of training again.
+    said: list[str] = []
+    assert diagnosis.ensure_model(tmp_path, CACHE, say=said.append).version == 2
+    assert said == ["vibration diagnosis model v2 is installed"]
+
+
+def test_install_trained_the_model_in_force() -> None:
+    """`hazwatch install` (make test runs it first) trains v1 when the store is empty (P9)."""
+    from hazwatch.settings import default_home
+
+    model = diagnosis.current_model(default_home())
+    assert model is not None, "hazwatch install did not leave a diagnosis model"
+    assert set(model.classes) == {"normal", *FAULTS}
+    metrics = model.meta["metrics"]
+    for part in ("held_out_simulated", "held_out_pybearing", "held_out_demo_plant"):
+        assert metrics[part]["n"] > 0 and 0.0 <= metrics[part]["accuracy"] <= 1.0, part
