@@ -6,7 +6,7 @@ page itself checks the role again, and its queries apply the user's ``Scope``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,22 +31,56 @@ NAV: list[NavEntry] = [
 
 
 def register_page(
-    module: str, path: str, name: str, order: int, layout: Callable[..., Any]
+    module: str,
+    path: str,
+    name: str,
+    order: int,
+    layout: Callable[..., Any],
+    *,
+    title: str | Callable[..., str] | None = None,
+    nav: str | bool = True,
+    roles: Collection[str] | None = None,
+    after: str | None = None,
 ) -> None:
-    """Register a page with Dash and in the navigation, titled by ``nav.<name>``.
+    """Register a page with Dash and (unless ``nav=False``) in the navigation.
 
     register_page(__name__, "/alarms/audit", "alarm_audit", 42, layout)
+    register_page(__name__, PATH, "alert rules", 6, layout, title="rules.title",
+                  nav="nav.alert_config", roles=ui.VIEW_ROLES, after="/alerts")
+    register_page(__name__, "/d/<uid>", "dashboard", 21, layout, title="dl.title", nav=False)
+
+    ``nav`` is the entry's label key (``True``: ``nav.<name>``), ``roles`` who sees it (None:
+    every role). The entry is appended, or with ``after`` inserted right after the entry for
+    that path (right after the first entry, the overview, when there is none for it yet).
+    ``title`` is the i18n key of the browser tab's title ("<text> · <site name>"), by default
+    the label's key; a function is passed to Dash as it is. A ``path`` with ``<variable>``
+    parts is a Dash ``path_template`` (the layout and the title get the variables as keywords).
     """
+    label = nav if isinstance(nav, str) else f"nav.{name}"
+    key = title or label
+    template = "<" in path
     dash.register_page(
         module,
-        path=path,
+        path=None if template else path,
+        path_template=path if template else None,
         name=name,
-        title=lambda: f"{i18n.t(f'nav.{name}')} · {i18n.t('site.name')}",
+        title=key if callable(key) else _tab_title(key),
         layout=layout,
         order=order,
     )
-    if not any(e.path == path for e in NAV):  # the navigation outlives one app (tests)
-        NAV.append(NavEntry(path, f"nav.{name}"))
+    if nav is False or any(e.path == path for e in NAV):  # NAV outlives one app (tests)
+        return
+    entry = NavEntry(path, label, None if roles is None else frozenset(roles))
+    if after is None:
+        NAV.append(entry)
+    else:
+        at = next((i for i, e in enumerate(NAV) if e.path == after), 0)
+        NAV.insert(at + 1, entry)
+
+
+def _tab_title(key: str) -> Callable[..., str]:
+    """The browser tab's title for Dash, in the request's language (keywords: path variables)."""
+    return lambda **_variables: f"{i18n.t(key)} · {i18n.t('site.name')}"
 
 
 def shell() -> html.Div:

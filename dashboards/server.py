@@ -22,6 +22,9 @@ from flask import Flask, Response, current_app, jsonify
 from psycopg_pool import ConnectionPool
 from werkzeug.exceptions import HTTPException
 
+import dashboards.api.contractor_summary  # noqa: F401  (C20: registers its endpoint)
+from dashboards.api import alerts as _alerts_api  # noqa: F401  (P13, R8: its endpoints)
+from dashboards.api import hazard as _hazard_api  # noqa: F401  (R2-R5, A19: its endpoints)
 from dashboards.api.exchange import blueprint as exchange_blueprint
 from dashboards.api.regulator import api as regulator_api
 from hazwatch.db import make_pool

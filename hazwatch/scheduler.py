@@ -81,6 +81,9 @@ def default_jobs(settings: Settings) -> list[Job]:
     from workflows.contractors.ops_jobs import contractor_ops_jobs
 
     jobs.extend(contractor_ops_jobs(policies["contractor.person"]))  # C13, C16, C18 (issue 10)
+    from workflows.contractors.summary_feed import contractor_summary_jobs
+
+    jobs.extend(contractor_summary_jobs())  # C20 contractor summaries upward (issue 11)
     if settings.upstream.url:
         jobs.append(_upward_job(settings))
     return jobs

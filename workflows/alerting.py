@@ -234,8 +234,16 @@ def _apply(
     if alert_id is None:
         if state.state in ("normal", "resolved"):
             return None
+        # An instance-wide rule (no enterprise) still alerts about one enterprise's tag:
+        # filed under it, the alert is scoped and reported (and pushed up) as that plant's.
+        enterprise_id = rule["enterprise_id"]
+        if enterprise_id is None:
+            row = conn.execute(
+                "SELECT enterprise_id FROM registry.tag WHERE id = %s", (rule["tag_id"],)
+            ).fetchone()
+            enterprise_id = row[0] if row else None
         alert_id = _open_alert(
-            conn, "rule", str(rule["id"]), rule["enterprise_id"], rule["priority"], labels,
+            conn, "rule", str(rule["id"]), enterprise_id, rule["priority"], labels,
             state.state, state.level, state.value, summary, now, rule_id=rule["id"],
         )  # fmt: skip
         for t in trans:
@@ -360,6 +368,16 @@ def _alert(conn: psycopg.Connection, alert_id: int, lock: bool = False) -> dict[
     if row is None:
         raise AlertError(f"no alert with id {alert_id}")
     return row
+
+
+def _handled_here(alert: Mapping[str, Any], verb: str) -> None:
+    """Alerts received from a lower level are handled at their enterprise; here they are a
+    read-only copy that the next snapshot from below would overwrite."""
+    if alert.get("origin_key") is not None:
+        raise AlertError(
+            f"alert {alert['id']} was received from a lower level: it is {verb} at its "
+            "enterprise, here it is read-only"
+        )
 
 
 # --- policies, silences, notifications --------------------------------------------------------
@@ -562,6 +580,7 @@ def escalate(conn: psycopg.Connection, *, now: datetime | None = None) -> int:
         for r in conn.execute(
             """SELECT id FROM workflow.alert
                WHERE state = 'firing' AND closed_at IS NULL AND policy_id IS NOT NULL
+                 AND origin_key IS NULL  -- received from below: notified at the origin
                ORDER BY id"""
         ).fetchall()
     ]
@@ -754,6 +773,7 @@ def acknowledge(
         raise AlertError("acknowledging needs a comment (what was done or who is on it)")
     with conn.transaction():
         alert = _alert(conn, alert_id, lock=True)
+        _handled_here(alert, "acknowledged")
         if alert["acked_at"] is not None:
             raise AlertError(
                 f"alert {alert_id} was already acknowledged at "
@@ -781,6 +801,7 @@ def assign(
     now = _now(now)
     with conn.transaction():
         alert = _alert(conn, alert_id, lock=True)
+        _handled_here(alert, "assigned")
         user = conn.execute(
             "SELECT name FROM auth.app_user WHERE id = %s AND active", (user_id,)
         ).fetchone()
@@ -813,6 +834,7 @@ def close(
         raise AlertError("closing needs a comment (the cause or why it is closed)")
     with conn.transaction():
         alert = _alert(conn, alert_id, lock=True)
+        _handled_here(alert, "closed")
         if alert["closed_at"] is not None:
             raise AlertError(f"alert {alert_id} is already closed")
         conn.execute(

@@ -1,7 +1,8 @@
 """Regulator reports (R8): daily, weekly and monthly statistics of the region in scope: alarms
-ranked by enterprise, by city and by type and priority, data completeness per enterprise, and
-the hazard units' warning states; as HTML in the app and as PDF (WeasyPrint, as the pump
-reports: the very same HTML).
+of every type (process, gas, pump, video: ``dashboards.pages.regional.TYPES``) ranked by
+enterprise and by city, counted by type, process alarms by category and priority, data
+completeness per enterprise, and the hazard units' warning states; as HTML in the app and as
+PDF (WeasyPrint, as the pump reports: the very same HTML).
 
     period = report_period("weekly", today)                   # the last whole week
     data = gather(conn, scope, period)                        # numbers: the REST API's handlers
@@ -9,8 +10,9 @@ reports: the very same HTML).
     html = render_html(doc, lang="zh")                        # pure; standalone page
     pdf = render_pdf(html)
 
-Numbers come from ``dashboards.api.regulator`` (the handlers that answer the REST API, called
-with the user's scope), so a report, the regional page and the API never disagree.
+Numbers come from ``dashboards.api.regulator`` and ``dashboards.api.alerts`` (the handlers that
+answer the REST API, called with the user's scope), so a report, the regional page and the API
+never disagree.
 """
 
 from __future__ import annotations
@@ -37,8 +39,11 @@ TEXT: Final = {
         "generated": "生成时间", "scope": "监管范围", "summary": "概况",
         "enterprises": "企业数", "alarms": "报警次数", "completeness": "数据完整率",
         "stale": "数据中断企业", "units_alarm": "报警单元", "units_warning": "预警单元",
-        "by_enterprise": "企业报警排名", "by_city": "各市报警统计", "by_category": "按报警类型",
-        "by_priority": "按报警级别", "fresh": "数据完整率（当前）", "hazard": "风险监测单元状态",
+        "by_enterprise": "企业报警排名", "by_city": "各市报警统计",
+        "by_category": "工艺报警按类别", "by_priority": "工艺报警按优先级",
+        "fresh": "数据完整率（当前）", "hazard": "风险监测单元状态",
+        "by_type": "按报警类型（工艺、气体、机泵、视频）", "type": "报警类型", "process": "工艺",
+        "gas": "气体", "pump": "机泵", "video": "视频", "total": "合计",
         "rank": "排名", "enterprise": "企业", "city": "城市", "count": "报警次数",
         "share": "占比", "tags": "位号数", "fresh_tags": "在线位号", "avg": "周期平均",
         "unit": "单元", "state": "预警状态", "sis": "安全仪表", "since": "状态起始",
@@ -51,7 +56,10 @@ TEXT: Final = {
         "enterprises": "Enterprises", "alarms": "Alarms", "completeness": "Data completeness",
         "stale": "Enterprises without data", "units_alarm": "Units in alarm",
         "units_warning": "Units in warning", "by_enterprise": "Alarm ranking by enterprise",
-        "by_city": "Alarms by city", "by_category": "By alarm type", "by_priority": "By priority",
+        "by_city": "Alarms by city", "by_category": "Process alarms by category",
+        "by_priority": "Process alarms by priority",
+        "by_type": "By alarm type (process, gas, pump, video)", "type": "Alarm type",
+        "process": "Process", "gas": "Gas", "pump": "Pump", "video": "Video", "total": "Total",
         "fresh": "Data completeness (now)", "hazard": "Hazard unit states", "rank": "Rank",
         "enterprise": "Enterprise", "city": "City", "count": "Alarms", "share": "Share",
         "tags": "Tags", "fresh_tags": "Fresh tags", "avg": "Period average", "unit": "Unit",
@@ -69,6 +77,17 @@ LABELS: Final = {
     "journal": ("记录", "journal"), "process": ("工艺", "process"),
     "equipment": ("设备", "equipment"), "instrument": ("仪表", "instrument"),
     "safety": ("安全", "safety"), "unknown": ("未分类", "unclassified"),
+}  # fmt: skip
+
+
+#: The rows of the "by alarm type" table: process alarm events, then the alert categories.
+TYPE_LABELS: Final = {
+    "alarm_event": ("工艺报警事件", "process alarm events"),
+    "process": ("工艺参数规则报警", "process rule alarms"),
+    "gas": ("可燃/有毒气体报警", "combustible/toxic gas alarms"),
+    "pump": ("机泵振动报警", "pump vibration alarms"),
+    "pump_health": ("机泵监测硬件故障", "pump monitoring hardware faults"),
+    "video": ("视频报警（已确认）", "video alarms (confirmed)"),
 }  # fmt: skip
 
 
@@ -117,28 +136,43 @@ def city_code(region_code: str) -> str:
 
 def build_report(data: dict[str, Any], period: Period, region_name: str) -> dict[str, Any]:
     """The report's content from the query results (pure). ``data`` holds ``enterprises``,
-    ``ranking`` (by enterprise), ``by_category``, ``by_priority`` (Ranked items), ``alarms``
-    (total), ``freshness`` (Freshness items), ``hourly`` ({enterprise id: (tags, fresh)} summed
-    over the period) and ``units`` (dicts: enterprise, code, name, warning, sis, since)."""
+    ``ranking`` (alarm events by enterprise), ``by_category``, ``by_priority`` (Ranked items),
+    ``alarms`` (alarm events in all), ``alerts`` (optional: {alert category: {enterprise id:
+    alarms}}, ``dashboards.pages.regional.alert_counts``), ``freshness`` (Freshness items),
+    ``hourly`` ({enterprise id: (tags, fresh)} summed over the period) and ``units`` (dicts:
+    enterprise, code, name, warning, sis, since)."""
+    from dashboards.pages.regional import TYPES, by_type
+
     ents = {e.id: e for e in data["enterprises"]}
-    total = int(data["alarms"])
+    alerts: dict[str, dict[int, int]] = data.get("alerts") or {}
+    types = by_type(data["ranking"], alerts)
+    total = int(data["alarms"]) + sum(n for counts in alerts.values() for n in counts.values())
+    names = {e.id: getattr(e, "name", str(e.id)) for e in ents.values()}
+    names |= {int(r.key): r.name for r in data["ranking"]}
+    per: dict[int, dict[str, int]] = {}
+    for t in TYPES:
+        for ent, n in types[t].items():
+            per.setdefault(ent, dict.fromkeys(TYPES, 0))[t] += n
+    ordered = sorted(per.items(), key=lambda kv: (-sum(kv[1].values()), names.get(kv[0], "")))
     ranking = [
-        {"rank": r.rank, "name": r.name, "city": ents[int(r.key)].region_name
-         if int(r.key) in ents else "-", "count": r.count,
-         "share": round(100.0 * r.count / total, 1) if total else 0.0}
-        for r in data["ranking"][:TOP]
+        {"rank": i + 1, "name": names.get(ent, str(ent)),
+         "city": ents[ent].region_name if ent in ents else "-", "count": sum(counts.values()),
+         "share": round(100.0 * sum(counts.values()) / total, 1) if total else 0.0, **counts}
+        for i, (ent, counts) in enumerate(ordered[:TOP])
     ]  # fmt: skip
-    cities: Counter[str] = Counter()
-    names: dict[str, str] = {}
-    by_ent = {int(r.key): r.count for r in data["ranking"]}
+    cities: dict[str, dict[str, int]] = {}
+    city_names: dict[str, str] = {}
     for e in ents.values():
         c = city_code(e.region_code)
-        cities[c] += by_ent.get(e.id, 0)
-        if c not in names or e.region_code == c:
-            names[c] = e.region_name
+        row = cities.setdefault(c, dict.fromkeys(TYPES, 0))
+        for t in TYPES:
+            row[t] += types[t].get(e.id, 0)
+        if c not in city_names or e.region_code == c:
+            city_names[c] = e.region_name
+    by_total = sorted(cities.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
     city_rows = [
-        {"rank": i + 1, "name": names[c], "count": n}
-        for i, (c, n) in enumerate(sorted(cities.items(), key=lambda kv: (-kv[1], kv[0])))
+        {"rank": i + 1, "name": city_names[c], "count": sum(n.values()), **n}
+        for i, (c, n) in enumerate(by_total)
     ]
     fresh_rows = []
     for f in sorted(
@@ -153,6 +187,8 @@ def build_report(data: dict[str, Any], period: Period, region_name: str) -> dict
     all_tags = sum(f.tags for f in data["freshness"])
     all_fresh = sum(f.fresh_tags for f in data["freshness"])
     states = Counter(u["warning"] for u in data["units"])
+    by_kind = [{"key": "alarm_event", "count": int(data["alarms"])}]
+    by_kind += [{"key": c, "count": sum(alerts[c].values())} for c in TYPE_LABELS if c in alerts]
     return {
         "kind": period.kind,
         "label": period.label,
@@ -162,6 +198,7 @@ def build_report(data: dict[str, Any], period: Period, region_name: str) -> dict
         "summary": {
             "enterprises": len(ents),
             "alarms": total,
+            **{t: sum(types[t].values()) for t in TYPES},
             "completeness": round(100.0 * all_fresh / all_tags, 1) if all_tags else None,
             "stale": sum(1 for f in data["freshness"] if f.tags and f.fresh_tags == 0),
             "units_alarm": states["alarm"],
@@ -169,6 +206,7 @@ def build_report(data: dict[str, Any], period: Period, region_name: str) -> dict
         },
         "by_enterprise": ranking,
         "by_city": city_rows,
+        "by_type": by_kind,
         "by_category": [{"key": r.key, "count": r.count} for r in data["by_category"]],
         "by_priority": [{"key": r.key, "count": r.count} for r in data["by_priority"]],
         "freshness": fresh_rows,
@@ -186,7 +224,7 @@ def gather(conn: psycopg.Connection, scope: Any, period: Period) -> dict[str, An
     """The numbers for ``build_report``, in the user's scope, through the API's handlers."""
     from dashboards.api import regulator as api
     from dashboards.api.spec import Ctx
-    from dashboards.pages.regional import _all_items
+    from dashboards.pages.regional import _all_items, alert_counts
     from workflows.hazard_units import load_units
 
     ctx = Ctx(conn, None, scope)
@@ -214,6 +252,7 @@ def gather(conn: psycopg.Connection, scope: Any, period: Period) -> dict[str, An
         "by_category": by_cat.items,
         "by_priority": by_prio.items,
         "alarms": by_cat.alarms,
+        "alerts": alert_counts(ctx, span),
         "freshness": _all_items(api.freshness, api.FreshnessQuery, ctx),
         "hourly": hourly,
         "units": units,
@@ -281,9 +320,11 @@ def render_html(doc: dict[str, Any], lang: str = "zh", generated_at: datetime | 
 
     s = doc["summary"]
     pct = "-" if s["completeness"] is None else f"{s['completeness']}%"
+    types = ("process", "gas", "pump", "video")
     stats = "".join(
         f'<div class="stat"><b>{h.escape(str(v))}</b>{h.escape(t[k])}</div>'
         for k, v in (("enterprises", s["enterprises"]), ("alarms", s["alarms"]),
+                     *((k, s.get(k, 0)) for k in types),
                      ("completeness", pct), ("stale", s["stale"]),
                      ("units_alarm", s["units_alarm"]), ("units_warning", s["units_warning"]))
     )  # fmt: skip
@@ -295,13 +336,19 @@ def render_html(doc: dict[str, Any], lang: str = "zh", generated_at: datetime | 
         f"{h.escape(t['generated'])}: {_fmt(generated_at or datetime.now(UTC))}</div>",
         f"<h2>{h.escape(t['summary'])}</h2><div class=\"stats\" id=\"rr-summary\">{stats}</div>",
         f"<h2>{h.escape(t['by_enterprise'])}</h2>",
-        _table([t["rank"], t["enterprise"], t["city"], t["count"], t["share"]],
-               [[r["rank"], r["name"], r["city"], _bar(r["count"], top), f"{r['share']}%"]
+        _table([t["rank"], t["enterprise"], t["city"], *(t[k] for k in types), t["total"],
+                t["share"]],
+               [[r["rank"], r["name"], r["city"], *(r.get(k, 0) for k in types),
+                 _bar(r["count"], top), f"{r['share']}%"]
                 for r in doc["by_enterprise"]], t["none"], "rr-by-enterprise"),
         f"<h2>{h.escape(t['by_city'])}</h2>",
-        _table([t["rank"], t["city"], t["count"]],
-               [[r["rank"], r["name"], r["count"]] for r in doc["by_city"]], t["none"],
-               "rr-by-city"),
+        _table([t["rank"], t["city"], *(t[k] for k in types), t["total"]],
+               [[r["rank"], r["name"], *(r.get(k, 0) for k in types), r["count"]]
+                for r in doc["by_city"]], t["none"], "rr-by-city"),
+        f"<h2>{h.escape(t['by_type'])}</h2>",
+        _table([t["type"], t["count"]],
+               [[TYPE_LABELS.get(r["key"], (r["key"], r["key"]))[i], r["count"]]
+                for r in doc.get("by_type", [])], t["none"], "rr-by-type"),
         f"<h2>{h.escape(t['by_category'])} / {h.escape(t['by_priority'])}</h2>",
         _table([t["by_category"], t["count"]],
                [[label(r["key"]), r["count"]] for r in doc["by_category"]], t["none"],

@@ -127,6 +127,12 @@ from workflows import hazard_feeds  # noqa: E402 (after HANDLERS: it imports thi
 HANDLERS["hazard_state"] = hazard_feeds.apply_hazard_state
 HANDLERS["kpi_daily"] = hazard_feeds.apply_kpi_daily
 HANDLERS["freshness"] = hazard_feeds.apply_freshness
+from workflows.alert_feed import apply_alert  # noqa: E402 (P13: gas and pump alerts)
+
+HANDLERS["alert"] = apply_alert
+from workflows.contractors.summary_feed import apply_contractor_summary  # noqa: E402
+
+HANDLERS["contractor_summary"] = apply_contractor_summary  # C20 contractor summaries
 
 
 def receive(conn: psycopg.Connection, info: TokenInfo, batch: Batch) -> Outcome:

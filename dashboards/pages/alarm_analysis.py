@@ -31,7 +31,7 @@ from analytics.alarms.sequences import frequent_patterns, timeline
 from dashboards import auth, i18n
 from dashboards.auth import Scope
 from dashboards.components.basic import stat_card, table
-from dashboards.layout import NAV, NavEntry
+from dashboards.layout import register_page
 
 MAX_RECORDS = 50_000
 MAX_REMEDIES = 5
@@ -264,15 +264,4 @@ def _setting(s: Any) -> str:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__,
-        path="/alarms/analysis",
-        name="alarm_analysis",
-        title=lambda: f"{i18n.t('nav.alarm_analysis')} · {i18n.t('site.name')}",
-        layout=layout,
-        order=40,
-    )
-    if not any(
-        e.path == "/alarms/analysis" for e in NAV
-    ):  # the navigation outlives one app (tests)
-        NAV.append(NavEntry("/alarms/analysis", "nav.alarm_analysis"))
+    register_page(__name__, "/alarms/analysis", "alarm_analysis", 40, layout)

@@ -36,7 +36,7 @@ from dashboards import auth, i18n
 from dashboards.auth import Scope
 from dashboards.components.basic import stat_card, table
 from dashboards.i18n import DISPLAY_TZ
-from dashboards.layout import NAV, NavEntry, forbidden
+from dashboards.layout import forbidden, register_page
 
 PATH = "/alarms/kpi"
 RECORD_PATH = "/alarms/record"
@@ -581,15 +581,8 @@ def layout(**query: Any) -> html.Div:
     )
 
 
-def title() -> str:
-    return f"{i18n.t('nav.alarm_kpis')} · {i18n.t('site.name')}"
-
-
 def register(app: dash.Dash) -> None:
-    dash.register_page(__name__, path=PATH, name="alarm-kpis", title=title, layout=layout,
-                       order=7)  # fmt: skip
-    if not any(e.path == PATH for e in NAV):  # the navigation outlives one app (tests)
-        NAV.append(NavEntry(PATH, "nav.alarm_kpis", ROLES))
+    register_page(__name__, PATH, "alarm-kpis", 7, layout, nav="nav.alarm_kpis", roles=ROLES)
 
     @app.callback(
         Output("akpi-dept", "options"),

@@ -18,6 +18,7 @@ from analytics.alarms.queries import load_record
 from dashboards import auth, i18n
 from dashboards.auth import WebUser
 from dashboards.callback_args import signed_in
+from dashboards.layout import register_page
 
 WRITERS = frozenset({"admin", "engineer", "operator"})
 
@@ -123,13 +124,8 @@ def _num(v: float | None) -> str:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__,
-        path="/alarms/record",
-        name="alarm_record",
-        title=lambda: f"{i18n.t('ar.title')} · {i18n.t('site.name')}",
-        layout=layout,
-        order=43,
+    register_page(
+        __name__, "/alarms/record", "alarm_record", 43, layout, title="ar.title", nav=False
     )
 
     @app.callback(

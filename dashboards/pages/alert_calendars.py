@@ -18,7 +18,7 @@ from dash import dcc, html
 from dashboards import alert_ui as ui
 from dashboards import auth, i18n
 from dashboards.alert_editor import ConfigEditor, code_is_free, new_form, stored_form
-from dashboards.layout import forbidden
+from dashboards.layout import forbidden, register_page
 from workflows.alert_forms import (
     MUTE_SLOTS,
     calendar_from_form,
@@ -247,12 +247,7 @@ def layout(**_query: Any) -> html.Div:
     )
 
 
-def title() -> str:
-    return f"{i18n.t('cal.title')} · {i18n.t('site.name')}"
-
-
 def register(app: dash.Dash) -> None:
-    dash.register_page(__name__, path=PATH, name="calendars", title=title, layout=layout,
-                       order=8)  # fmt: skip
+    register_page(__name__, PATH, "calendars", 8, layout, title="cal.title", nav=False)
     calendars.register(app)
     mutes.register(app)

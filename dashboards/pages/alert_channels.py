@@ -22,7 +22,7 @@ from dashboards import alert_ui as ui
 from dashboards import auth, i18n
 from dashboards.alert_editor import ConfigEditor, code_is_free
 from dashboards.callback_args import message
-from dashboards.layout import forbidden
+from dashboards.layout import forbidden, register_page
 from hazwatch.errors import HazwatchError
 from workflows.alert_forms import (
     CHANNEL_FIELDS,
@@ -244,10 +244,6 @@ def layout(**_query: Any) -> html.Div:
     )
 
 
-def title() -> str:
-    return f"{i18n.t('chan.title')} · {i18n.t('site.name')}"
-
-
 def send_test(conn: psycopg.Connection, rid: int, to: str | None, now: datetime) -> str:
     """Send a test message through stored channel ``rid`` now; raises on failure."""
     row = conn.execute(
@@ -270,8 +266,7 @@ def send_test(conn: psycopg.Connection, rid: int, to: str | None, now: datetime)
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(__name__, path=PATH, name="channels", title=title, layout=layout,
-                       order=9)  # fmt: skip
+    register_page(__name__, PATH, "channels", 9, layout, title="chan.title", nav=False)
     editor.register(app)
 
     @app.callback(

@@ -17,7 +17,7 @@ from dash import html
 from dashboards import alert_ui as ui
 from dashboards import auth, i18n
 from dashboards.alert_editor import ConfigEditor, code_and_name, code_is_free, new_form, stored_form
-from dashboards.layout import forbidden
+from dashboards.layout import forbidden, register_page
 from workflows.alert_forms import (
     LEVELS,
     PRIORITIES,
@@ -276,11 +276,6 @@ def layout(**_query: Any) -> html.Div:
     return ui.config_page("pol.title", "policies", editing, editor.section(user, fields))
 
 
-def title() -> str:
-    return f"{i18n.t('pol.title')} · {i18n.t('site.name')}"
-
-
 def register(app: dash.Dash) -> None:
-    dash.register_page(__name__, path=PATH, name="escalation policies", title=title,
-                       layout=layout, order=7)  # fmt: skip
+    register_page(__name__, PATH, "escalation policies", 7, layout, title="pol.title", nav=False)
     editor.register(app)

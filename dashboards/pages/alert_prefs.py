@@ -18,6 +18,7 @@ from dash import Input, Output, State, dcc, html
 from dashboards import alert_ui as ui
 from dashboards import auth, i18n
 from dashboards.callback_args import actor_of, fired, message
+from dashboards.layout import register_page
 from hazwatch.registers import RegisterError
 from workflows import alert_config
 from workflows.notify import USER_KINDS
@@ -115,10 +116,6 @@ def layout(**_query: Any) -> html.Div:
     )
 
 
-def title() -> str:
-    return f"{i18n.t('prefs.title')} · {i18n.t('site.name')}"
-
-
 def save(user: auth.WebUser, channels: list[str] | None) -> None:
     """Store (or with None remove) the user's own preference, audited as the user."""
     actor = actor_of(user)
@@ -138,8 +135,9 @@ def save(user: auth.WebUser, channels: list[str] | None) -> None:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(__name__, path=PATH, name="notification settings", title=title,
-                       layout=layout, order=10)  # fmt: skip
+    register_page(
+        __name__, PATH, "notification settings", 10, layout, title="prefs.title", nav=False
+    )
 
     @app.callback(
         Output("prefs-msg", "children"),

@@ -23,7 +23,7 @@ from dashboards import alert_ui as ui
 from dashboards import auth, i18n
 from dashboards.alert_editor import ConfigEditor, code_and_name, code_is_free, stored_form
 from dashboards.components.basic import table
-from dashboards.layout import NAV, NavEntry, forbidden
+from dashboards.layout import forbidden, register_page
 from dashboards.panels import queries
 from workflows.alert_forms import (
     CHOICES,
@@ -433,10 +433,6 @@ def layout(**_query: Any) -> html.Div:
     )
 
 
-def title() -> str:
-    return f"{i18n.t('rules.title')} · {i18n.t('site.name')}"
-
-
 # -- preview ----------------------------------------------------------------------------------
 
 
@@ -632,10 +628,17 @@ def tag_options(
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(__name__, path=PATH, name="alert rules", title=title, layout=layout, order=6)
-    if not any(e.path == PATH for e in NAV):
-        after = next((i for i, e in enumerate(NAV) if e.path == "/alerts"), 0)
-        NAV.insert(after + 1, NavEntry(PATH, "nav.alert_config", frozenset(ui.VIEW_ROLES)))
+    register_page(
+        __name__,
+        PATH,
+        "alert rules",
+        6,
+        layout,
+        title="rules.title",
+        nav="nav.alert_config",
+        roles=ui.VIEW_ROLES,
+        after="/alerts",
+    )
     editor.register(app)
 
     @app.callback(

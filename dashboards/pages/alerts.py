@@ -18,7 +18,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html
 from dashboards import auth, i18n
 from dashboards.callback_args import clicked, fired, message, signed_in, value_at
 from dashboards.components.basic import table
-from dashboards.layout import NAV, NavEntry, bell_badge
+from dashboards.layout import bell_badge, register_page
 from hazwatch.registers import RegisterError
 from workflows import alert_config, alerting
 from workflows.notify import mark_read, unread_count
@@ -305,10 +305,6 @@ def layout(**_query: Any) -> html.Div:
     )  # fmt: skip
 
 
-def title() -> str:
-    return f"{i18n.t('alerts.title')} · {i18n.t('site.name')}"
-
-
 def parse_matchers(text: str) -> list[dict[str, str]]:
     """``"unit=R-101, equipment=~P-1.*"`` -> matcher dicts; errors name the bad part."""
     out = []
@@ -329,9 +325,7 @@ def parse_matchers(text: str) -> list[dict[str, str]]:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(__name__, path=PATH, name="alerts", title=title, layout=layout, order=5)
-    if not any(e.path == PATH for e in NAV):  # the navigation outlives one app (tests)
-        NAV.insert(1, NavEntry(PATH, "nav.alerts"))
+    register_page(__name__, PATH, "alerts", 5, layout, title="alerts.title", after="/")
 
     @app.callback(
         Output("alerts-msg", "children"),

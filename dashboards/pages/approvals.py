@@ -25,7 +25,7 @@ from psycopg import sql
 
 from dashboards import auth, i18n
 from dashboards.callback_args import clicked, fired, message, signed_in, value_at
-from dashboards.layout import NAV, NavEntry, forbidden
+from dashboards.layout import forbidden, register_page
 from workflows import approval_files, approvals
 from workflows.approval_defs import (
     delete_definition,
@@ -591,26 +591,15 @@ def attachment_view(attachment_id: int) -> Response:
 
 
 def register(app: dash.Dash) -> None:
-    for path, name, layout_fn, order, title_key in (
-        (INBOX, "approvals", inbox_layout, 50, "appr.inbox.title"),
-        (MINE, "my requests", mine_layout, 51, "appr.mine.title"),
-        (DEFS, "approval definitions", defs_layout, 52, "appr.defs.title"),
-    ):
-        dash.register_page(
-            f"{__name__}.{name.replace(' ', '_')}",
-            path=path,
-            name=name,
-            title=lambda key=title_key: f"{i18n.t(key)} · {i18n.t('site.name')}",
-            layout=layout_fn,
-            order=order,
-        )
-    for entry in (
-        NavEntry(INBOX, "nav.approvals"),
-        NavEntry(MINE, "nav.approvals_mine"),
-        NavEntry(DEFS, "nav.approval_defs", frozenset({"admin"})),
-    ):
-        if not any(e.path == entry.path for e in NAV):  # the navigation outlives one app (tests)
-            NAV.append(entry)
+    for path, name, layout_fn, order, title_key, nav_key, roles in (
+        (INBOX, "approvals", inbox_layout, 50, "appr.inbox.title", "nav.approvals", None),
+        (MINE, "my requests", mine_layout, 51, "appr.mine.title", "nav.approvals_mine", None),
+        (DEFS, "approval definitions", defs_layout, 52, "appr.defs.title", "nav.approval_defs",
+         {"admin"}),
+    ):  # fmt: skip
+        module = f"{__name__}.{name.replace(' ', '_')}"
+        register_page(module, path, name, order, layout_fn, title=title_key, nav=nav_key,
+                      roles=roles)  # fmt: skip
     if "approval_attachment" not in app.server.view_functions:
         app.server.add_url_rule(
             "/approvals/attachment/<int:attachment_id>", "approval_attachment", attachment_view

@@ -12,7 +12,7 @@ from dash import Input, Output, State, ctx, dcc, html
 from psycopg import sql
 
 from dashboards import auth, i18n
-from dashboards.layout import forbidden
+from dashboards.layout import forbidden, register_page
 
 i18n.register(
     {
@@ -165,14 +165,8 @@ def layout(**_query: Any) -> html.Div:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__,
-        path="/audit",
-        name="audit",
-        title=lambda: f"{i18n.t('audit.title')} · {i18n.t('site.name')}",
-        layout=layout,
-        order=90,
-    )
+    # The entry is in NAV from the start (before the pages that insert theirs after "/").
+    register_page(__name__, "/audit", "audit", 90, layout, title="audit.title", nav=False)
 
     @app.callback(
         Output("audit-grid", "rowData"),

@@ -24,7 +24,7 @@ from flask import Response, abort
 
 from dashboards import auth, i18n, registers_io
 from dashboards.components import grid
-from dashboards.layout import NAV, NavEntry, forbidden
+from dashboards.layout import forbidden, register_page
 from dashboards.pages.contractors_common import home
 from dashboards.register_specs import RegisterSpec, can_add_delete
 from hazwatch.errors import HazwatchError
@@ -297,22 +297,15 @@ def _log_pii_read(conn: Any, user: Any, person_id: int) -> None:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
+    register_page(
         __name__,
-        path=PATH,
-        name="contractors_archive",
-        title=lambda: f"{i18n.t('cxa.title')} · {i18n.t('site.name')}",
-        layout=layout,
-        order=61,
+        PATH,
+        "contractors_archive",
+        61,
+        layout,
+        title="cxa.title",
+        roles={"admin", "engineer", "operator", "regulator", "contractor"},
     )
-    if not any(e.path == PATH for e in NAV):
-        NAV.append(
-            NavEntry(
-                PATH,
-                "nav.contractors_archive",
-                frozenset({"admin", "engineer", "operator", "regulator", "contractor"}),
-            )
-        )
     if "contractor_attachment" not in app.server.view_functions:
         app.server.add_url_rule(DOWNLOAD, "contractor_attachment", attachment_view)
 

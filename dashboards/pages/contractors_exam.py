@@ -12,7 +12,7 @@ import dash
 from dash import ALL, Input, Output, State, dcc, html
 
 from dashboards import auth, i18n
-from dashboards.layout import forbidden
+from dashboards.layout import forbidden, register_page
 from dashboards.pages.contractors_common import contractor
 from hazwatch.errors import HazwatchError
 from workflows.contractors import entry
@@ -118,13 +118,14 @@ def layout(a: str | None = None, **_query: Any) -> html.Div:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
+    register_page(
         __name__,
-        path=PATH,
-        name="contractors_exam",
+        PATH,
+        "contractors_exam",
+        61,
+        layout,
         title=lambda: i18n.t("cx.exam.title"),
-        layout=layout,
-        order=61,
+        nav=False,
     )
 
     @app.callback(

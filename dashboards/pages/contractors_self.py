@@ -17,7 +17,7 @@ import dash
 from dash import Input, Output, State, dcc, html
 
 from dashboards import auth, i18n
-from dashboards.layout import NAV, NavEntry, forbidden
+from dashboards.layout import forbidden, register_page
 from dashboards.pages.contractors_common import (
     EQUIPMENT_KINDS,
     PERSON_TYPES,
@@ -357,22 +357,15 @@ def _refused(exc: Exception) -> html.Div:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
+    register_page(
         __name__,
-        path=PATH,
-        name="contractors_my",
+        PATH,
+        "contractors_my",
+        60,
+        layout,
         title=lambda: i18n.t("nav.contractors_my"),
-        layout=layout,
-        order=60,
+        roles={"contractor", "admin", "engineer", "operator"},
     )
-    if not any(e.path == PATH for e in NAV):
-        NAV.append(
-            NavEntry(
-                PATH,
-                "nav.contractors_my",
-                frozenset({"contractor", "admin", "engineer", "operator"}),
-            )
-        )
 
     @app.callback(
         Output("cx-p-msg", "children"),

@@ -15,7 +15,7 @@ from dash import Input, Output, State, dcc, html
 from psycopg import sql
 
 from dashboards import auth, i18n, registers_io
-from dashboards.layout import NAV, NavEntry
+from dashboards.layout import register_page
 from dashboards.pages.contractors_archive import report_table, screen
 from dashboards.pages.contractors_common import home
 from dashboards.register_specs import SPECS, can_add_delete
@@ -184,18 +184,15 @@ def _import(kind: str, contents: str | None, name: str | None, target: Any, mode
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
+    register_page(
         __name__,
-        path=PATH,
-        name="contractors_training",
-        title=lambda: f"{i18n.t('cxt.title')} · {i18n.t('site.name')}",
-        layout=layout,
-        order=62,
+        PATH,
+        "contractors_training",
+        62,
+        layout,
+        title="cxt.title",
+        roles={"admin", "engineer", "operator"},
     )
-    if not any(e.path == PATH for e in NAV):
-        NAV.append(
-            NavEntry(PATH, "nav.contractors_training", frozenset({"admin", "engineer", "operator"}))
-        )
 
     for kind, headers in (("q", QUESTION_HEADERS), ("t", TRAINING_HEADERS)):
 

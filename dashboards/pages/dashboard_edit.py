@@ -15,7 +15,7 @@ import dash
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards import auth, i18n
-from dashboards.layout import forbidden
+from dashboards.layout import forbidden, register_page
 from dashboards.panels import spec, store
 from dashboards.panels.spec import PANEL_TYPES, REDUCERS, SpecError
 from dashboards.panels.store import StoreError
@@ -308,13 +308,8 @@ def panel_from_form(
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__,
-        path_template="/dashboard-edit/<uid>",
-        name="dashboard-edit",
-        title=lambda uid="": f"{i18n.t('de.title')} · {i18n.t('site.name')}",
-        layout=layout,
-        order=22,
+    register_page(
+        __name__, "/dashboard-edit/<uid>", "dashboard-edit", 22, layout, title="de.title", nav=False
     )
 
     @app.callback(

@@ -213,16 +213,9 @@ def export_view(uid: str) -> Response:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__,
-        path="/dashboards",
-        name="dashboards",
-        title=lambda: f"{i18n.t('dl.title')} · {i18n.t('site.name')}",
-        layout=layout,
-        order=20,
+    shell.register_page(
+        __name__, "/dashboards", "dashboards", 20, layout, title="dl.title", after="/"
     )
-    if not any(e.path == "/dashboards" for e in shell.NAV):
-        shell.NAV.insert(1, shell.NavEntry("/dashboards", "nav.dashboards"))
     app.server.add_url_rule(
         "/dashboards/export/<uid>.json", "dashboard_export", export_view, methods=["GET"]
     )

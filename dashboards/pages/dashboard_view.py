@@ -29,6 +29,7 @@ from dashboards.components.timerange import (
     refresh_ms,
 )
 from dashboards.components.variables import VARIABLES, ViewState
+from dashboards.layout import register_page
 from dashboards.panels import queries, render, store
 
 log = logging.getLogger(__name__)
@@ -266,14 +267,7 @@ def _draw_all(uid: str, query: str, panel_ids: list[str]) -> list[Any]:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__,
-        path_template="/d/<uid>",
-        name="dashboard",
-        title=lambda uid="": f"{i18n.t('dl.title')} · {i18n.t('site.name')}",
-        layout=layout,
-        order=21,
-    )
+    register_page(__name__, "/d/<uid>", "dashboard", 21, layout, title="dl.title", nav=False)
 
     @app.callback(
         Output({"type": "dv-body", "panel": ALL}, "children"),

@@ -17,7 +17,7 @@ from dash import dcc, html
 
 from dashboards import auth, i18n
 from dashboards.components.basic import stat_card, table
-from dashboards.layout import NAV, NavEntry
+from dashboards.layout import register_page
 from workflows.hazard_units import UnitView, load_units
 
 PATH = "/hazard"
@@ -62,6 +62,8 @@ i18n.register(
         "hz.bays": {"zh": "鹤位", "en": "Bays"},
         "hz.no_points": {"zh": "未配置监测点", "en": "No monitored points"},
         "hz.received": {"zh": "（下级上报）", "en": "(reported from below)"},
+        "hz.control_req": {"zh": "安全控制的基本要求", "en": "Basic safety control requirements"},
+        "hz.control_methods": {"zh": "宜采用的控制方式", "en": "Recommended control methods"},
         "hz.s.normal": {"zh": "正常", "en": "normal"},
         "hz.s.warning": {"zh": "预警", "en": "warning"},
         "hz.s.alarm": {"zh": "报警", "en": "alarm"},
@@ -136,7 +138,33 @@ def _state(u: UnitView) -> tuple[str, str]:
     return u.stored["warning"], u.stored["sis"]
 
 
-def _unit_card(u: UnitView) -> html.Div:
+#: Process name -> (安全控制的基本要求, 宜采用的控制方式) as published (migration 0026).
+Controls = dict[str, tuple[str | None, str | None]]
+
+
+def load_controls(conn: Any) -> Controls:
+    """The control texts of the supervised processes that have them."""
+    rows = conn.execute(
+        "SELECT name, control_requirements, control_methods FROM registry.hazardous_process"
+        " WHERE control_requirements IS NOT NULL OR control_methods IS NOT NULL"
+    ).fetchall()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def _controls(u: UnitView, controls: Controls) -> list[html.Details]:
+    """A folded block per supervised process of the unit with its published control texts."""
+    out = []
+    for name in u.processes:
+        req, methods = controls.get(name, (None, None))
+        body = [html.P([html.B(i18n.t(key) + ": "), text])
+                for key, text in (("hz.control_req", req), ("hz.control_methods", methods))
+                if text]  # fmt: skip
+        if body:
+            out.append(html.Details([html.Summary(name), *body], className="hz-controls"))
+    return out
+
+
+def _unit_card(u: UnitView, controls: Controls | None = None) -> html.Div:
     t = i18n.t
     warning, sis = _state(u)
     head = [
@@ -152,6 +180,7 @@ def _unit_card(u: UnitView) -> html.Div:
     ]
     if u.processes:
         head.append(html.P(f"{t('hz.processes')}: {'、'.join(u.processes)}"))
+        head.extend(_controls(u, controls or {}))
     if u.chemicals:
         head.append(
             table(
@@ -198,7 +227,7 @@ def _gas_table(units: list[UnitView]) -> html.Div:
     )  # fmt: skip
 
 
-def content(units: list[UnitView]) -> list[Any]:
+def content(units: list[UnitView], controls: Controls | None = None) -> list[Any]:
     t = i18n.t
     states = [_state(u)[0] for u in units]
     gas_alarms = sum(
@@ -233,7 +262,7 @@ def content(units: list[UnitView]) -> list[Any]:
         members = [u for u in units if u.section == section]
         if members:
             out.append(html.H2(t(key), id=f"hz-section-{section}"))
-            out.extend(_unit_card(u) for u in members)
+            out.extend(_unit_card(u, controls) for u in members)
     out += [html.H2(t("hz.gas"), id="hz-section-gas"), _gas_table(units)]
     return out
 
@@ -250,6 +279,7 @@ def layout(enterprise: str | None = None, **_query: Any) -> html.Div:
     title = html.H1(t("hz.title"), id="page-title")
     with auth.db_pool().connection() as conn:
         units = load_units(conn, user.scope)
+        controls = load_controls(conn)
     ents: dict[int, str] = {}
     for u in units:
         ents.setdefault(u.enterprise_id, u.enterprise_name)
@@ -281,15 +311,9 @@ def layout(enterprise: str | None = None, **_query: Any) -> html.Div:
     mine = [u for u in units if u.enterprise_id == chosen]
     return html.Div(
         [title, html.P(ents[chosen], className="hw-muted", id="hz-enterprise"), picker,
-         *content(mine)]
+         *content(mine, controls)]
     )  # fmt: skip
 
 
-def title() -> str:
-    return f"{i18n.t('nav.hazard')} · {i18n.t('site.name')}"
-
-
 def register(app: dash.Dash) -> None:
-    dash.register_page(__name__, path=PATH, name="hazard", title=title, layout=layout, order=7)
-    if not any(e.path == PATH for e in NAV):
-        NAV.append(NavEntry(PATH, "nav.hazard", ROLES))
+    register_page(__name__, PATH, "hazard", 7, layout, roles=ROLES)

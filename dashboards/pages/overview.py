@@ -16,6 +16,7 @@ from psycopg import sql
 from dashboards import auth, i18n
 from dashboards.auth import Scope
 from dashboards.components.basic import stat_card, table
+from dashboards.layout import register_page
 
 #: Data older than this is "stale" in the freshness count.
 FRESH = timedelta(minutes=15)
@@ -285,9 +286,6 @@ def layout(**_query: Any) -> html.Div:
     )
 
 
-def title() -> str:
-    return f"{i18n.t('nav.overview')} · {i18n.t('site.name')}"
-
-
 def register(app: dash.Dash) -> None:
-    dash.register_page(__name__, path="/", name="overview", title=title, layout=layout, order=0)
+    # The entry is in NAV from the start: it stays first.
+    register_page(__name__, "/", "overview", 0, layout, nav=False)

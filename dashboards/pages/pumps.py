@@ -20,7 +20,7 @@ from analytics.vibration.severity import default_limits, zone
 from dashboards import auth, i18n
 from dashboards.auth import Scope
 from dashboards.components.basic import stat_card
-from dashboards.layout import NAV, NavEntry, forbidden
+from dashboards.layout import forbidden, register_page
 
 PATH = "/pumps"
 ROLES = frozenset({"admin", "engineer", "operator", "regulator"})
@@ -202,6 +202,7 @@ def sub_nav(active: str) -> html.Div:
         ("/pumps/health", "nav.pump_health"),
         ("/pumps/cases", "nav.pump_cases"),
         ("/pumps/reports", "nav.pump_reports"),
+        ("/pumps/strategies", "nav.pump_strategies"),
     ]
     return html.Div(
         [
@@ -228,21 +229,8 @@ def layout(**_query: Any) -> html.Div:
     )
 
 
-def title() -> str:
-    return f"{i18n.t('nav.pumps')} · {i18n.t('site.name')}"
-
-
 def register(app: dash.Dash) -> None:
-    dash.register_page(__name__, path=PATH, name="pumps", title=title, layout=layout, order=20)
-    for path, key in (
-        (PATH, "nav.pumps"),
-        ("/pumps/alarms", "nav.pump_alarms"),
-        ("/pumps/health", "nav.pump_health"),
-        ("/pumps/cases", "nav.pump_cases"),
-        ("/pumps/reports", "nav.pump_reports"),
-    ):
-        if not any(e.path == path for e in NAV):  # the navigation outlives one app (tests)
-            NAV.append(NavEntry(path, key, ROLES))
+    register_page(__name__, PATH, "pumps", 20, layout, roles=ROLES)
 
     @app.callback(Output("pumps-content", "children"), Input("pumps-tick", "n_intervals"))
     def _refresh(_n: int | None) -> Any:

@@ -18,7 +18,7 @@ from analytics.vibration.strategies import LEVEL_ZH
 from dashboards import auth, i18n
 from dashboards.callback_args import actor_of, signed_in
 from dashboards.components.basic import table
-from dashboards.layout import forbidden
+from dashboards.layout import forbidden, register_page
 from dashboards.pages.pumps import sub_nav
 from hazwatch.errors import HazwatchError
 
@@ -255,14 +255,9 @@ def layout(alert: str | None = None, **_q: Any) -> html.Div:
     )
 
 
-def title() -> str:
-    return f"{i18n.t('pumpa.title')} · {i18n.t('site.name')}"
-
-
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__, path=PATH, name="pump-alarms", title=title, layout=layout, order=22
-    )
+    register_page(__name__, PATH, "pump-alarms", 22, layout, title="pumpa.title",
+                  nav="nav.pump_alarms", roles=ROLES, after="/pumps")  # fmt: skip
 
     @app.callback(
         Output("pumpa-content", "children"),

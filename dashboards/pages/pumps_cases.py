@@ -14,7 +14,7 @@ from analytics.vibration.faults import FAULT_NAMES
 from dashboards import auth, i18n
 from dashboards.callback_args import signed_in
 from dashboards.components.basic import table
-from dashboards.layout import forbidden
+from dashboards.layout import forbidden, register_page
 from dashboards.pages import pumps_figures as figs
 from dashboards.pages.pumps import ROLES, sub_nav
 from hazwatch.errors import HazwatchError
@@ -47,6 +47,21 @@ i18n.register(
             "en": "Read-only accounts cannot edit.",
         },
         "pumpc.snapshot": {"zh": "案例 #{n} 的速度频谱", "en": "Case #{n}: velocity spectrum"},
+        "pumpc.model": {
+            "zh": "智能诊断模型 v{v}（{created}）：留出数据准确率 {scores}。",
+            "en": "Diagnosis model v{v} ({created}): held-out accuracy {scores}.",
+        },
+        "pumpc.model_none": {
+            "zh": "尚无智能诊断模型（hazwatch install 会训练 v1），诊断只用规则。",
+            "en": "No diagnosis model yet (hazwatch install trains v1): rules only.",
+        },
+        "pumpc.retrain": {
+            "zh": "案例库有 {n} 个带图谱的标注案例可再训练：hazwatch vib train --from-cases",
+            "en": "{n} labelled cases with spectra can retrain it: hazwatch vib train --from-cases",
+        },
+        "pumpc.held.simulated": {"zh": "仿真", "en": "simulated"},
+        "pumpc.held.demo_plant": {"zh": "演示装置", "en": "demo plant"},
+        "pumpc.held.pybearing": {"zh": "pybearing 实测", "en": "pybearing recordings"},
     }
 )
 
@@ -94,6 +109,35 @@ def results(user: auth.WebUser, text: str | None, fault: str | None) -> html.Div
     )
 
 
+def model_card(conn: Any, ents: list[int] | None) -> html.Div:
+    """P9: the classifier in force (version, held-out scores) and what could retrain it."""
+    from flask import current_app
+
+    from analytics.vibration.diagnosis import current_model
+    from dashboards.server import resources
+
+    t = i18n.t
+    model = current_model(resources(current_app).settings.home)
+    if model is None:
+        lines = [t("pumpc.model_none")]
+    else:
+        metrics = model.meta.get("metrics", {})
+        scores = ", ".join(
+            f"{t(f'pumpc.held.{k}')} {m['accuracy']:.2f} (n={m['n']})"
+            for k in ("simulated", "demo_plant", "pybearing")
+            if (m := metrics.get(f"held_out_{k}", {})).get("n")
+        )
+        created = str(model.meta.get("created", ""))[:10]
+        lines = [t("pumpc.model", v=model.version, created=created, scores=scores or "–")]
+    row = conn.execute(
+        "SELECT count(*) FROM vib.fault_case WHERE spectra IS NOT NULL AND fault <> 'other'"
+        " AND (%s::integer[] IS NULL OR enterprise_id = ANY(%s))",
+        (ents, ents),
+    ).fetchone()
+    lines.append(t("pumpc.retrain", n=int(row[0]) if row else 0))
+    return html.Div([html.P(x) for x in lines], className="hw-card", id="pumpc-model")
+
+
 def snapshot_view(user: auth.WebUser, case_id: int) -> html.Div | None:
     with auth.db_pool().connection() as conn:
         case = cx.get_case(conn, case_id)
@@ -132,6 +176,7 @@ def layout(case: str | None = None, **_q: Any) -> html.Div:
                 (ents, ents),
             ).fetchall()
         ]
+        card = model_card(conn, ents)
     snap = snapshot_view(user, int(case)) if case and case.isdigit() else None
     editor = html.Div(
         className="hw-card",
@@ -201,6 +246,7 @@ def layout(case: str | None = None, **_q: Any) -> html.Div:
                     ),
                 ],
             ),
+            card,
             snap or html.Div(),
             editor,
             html.Div(results(user, None, None), id="pumpc-results"),
@@ -208,12 +254,9 @@ def layout(case: str | None = None, **_q: Any) -> html.Div:
     )
 
 
-def title() -> str:
-    return f"{i18n.t('pumpc.title')} · {i18n.t('site.name')}"
-
-
 def register(app: dash.Dash) -> None:
-    dash.register_page(__name__, path=PATH, name="pump-cases", title=title, layout=layout, order=24)
+    register_page(__name__, PATH, "pump-cases", 24, layout, title="pumpc.title",
+                  nav="nav.pump_cases", roles=ROLES, after="/pumps/health")  # fmt: skip
 
     @app.callback(
         Output("pumpc-results", "children"),

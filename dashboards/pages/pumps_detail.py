@@ -23,7 +23,7 @@ from analytics.vibration.spectrum import waterfall
 from analytics.vibration.strategies import KIND_ZH, LEVEL_ZH, list_strategies
 from dashboards import auth, i18n
 from dashboards.components.basic import table
-from dashboards.layout import forbidden
+from dashboards.layout import forbidden, register_page
 from dashboards.pages import pumps_figures as figs
 from dashboards.pages.pumps import ROLES, pumps_in_scope, sub_nav
 
@@ -55,6 +55,7 @@ i18n.register(
         "pumpd.severity": {"zh": "振动烈度", "en": "Severity"},
         "pumpd.strategies": {"zh": "报警策略", "en": "Alarm strategies"},
         "pumpd.no_strategies": {"zh": "未配置报警策略。", "en": "No strategies."},
+        "pumpd.edit_strategies": {"zh": "设置报警策略", "en": "Set up strategies"},
         "pumpd.name": {"zh": "名称", "en": "Name"},
         "pumpd.kind": {"zh": "类型", "en": "Kind"},
         "pumpd.state": {"zh": "状态", "en": "State"},
@@ -334,6 +335,11 @@ def tools(
                 html.B(f["name"][lang]),
                 f" · {f['grade_text'][lang]} · {100 * f['confidence']:.0f}%",
                 html.Div(f["suggestion"][lang] if f["suggestion"] else "", className="hw-muted"),
+                # P4: which lines at which orders (and the classifier's vote) made the finding
+                html.Div(
+                    "; ".join(str(e.get("text", "")) for e in f["evidence"] if e.get("text")),
+                    className="hw-muted pump-evidence",
+                ),
             ],
             className="pump-finding",
             **{"data-fault": f["fault"]},
@@ -387,6 +393,11 @@ def strategies_table(conn: psycopg.Connection, pump_id: int) -> html.Div:
     return html.Div(
         [
             html.H3(t("pumpd.strategies")),
+            dcc.Link(
+                t("pumpd.edit_strategies"),
+                href=f"/pumps/strategies?pump={pump_id}",
+                id="pumpd-edit-strategies",
+            ),
             table(
                 [t("pumpd.name"), t("pumpd.kind"), t("pumpd.state"), t("pumpd.value")],
                 rows,
@@ -398,14 +409,8 @@ def strategies_table(conn: psycopg.Connection, pump_id: int) -> html.Div:
     )
 
 
-def title() -> str:
-    return f"{i18n.t('pumpd.title')} · {i18n.t('site.name')}"
-
-
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__, path=PATH, name="pump-detail", title=title, layout=layout, order=21
-    )
+    register_page(__name__, PATH, "pump-detail", 21, layout, title="pumpd.title", nav=False)
 
     @app.callback(
         Output("pumpd-capture", "options"),

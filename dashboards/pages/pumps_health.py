@@ -13,7 +13,7 @@ from dash import Input, Output, dcc, html
 from analytics.vibration.health import ISSUE_ZH, KIND_ZH, assess, load_devices, summary
 from dashboards import auth, i18n
 from dashboards.components.basic import stat_card, table
-from dashboards.layout import forbidden
+from dashboards.layout import forbidden, register_page
 from dashboards.pages.pumps import ROLES, sub_nav
 
 PATH = "/pumps/health"
@@ -150,14 +150,9 @@ def layout(**_q: Any) -> html.Div:
     )
 
 
-def title() -> str:
-    return f"{i18n.t('pumph.title')} · {i18n.t('site.name')}"
-
-
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__, path=PATH, name="pump-health", title=title, layout=layout, order=23
-    )
+    register_page(__name__, PATH, "pump-health", 23, layout, title="pumph.title",
+                  nav="nav.pump_health", roles=ROLES, after="/pumps/alarms")  # fmt: skip
 
     @app.callback(Output("pumph-content", "children"), Input("pumph-tick", "n_intervals"))
     def _refresh(_n: int | None) -> Any:

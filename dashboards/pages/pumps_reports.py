@@ -15,7 +15,7 @@ from analytics.vibration import reports as rx
 from dashboards import auth, i18n
 from dashboards.callback_args import signed_in
 from dashboards.components.basic import table
-from dashboards.layout import forbidden
+from dashboards.layout import forbidden, register_page
 from dashboards.pages.pumps import ROLES, sub_nav
 from hazwatch.errors import HazwatchError
 
@@ -188,14 +188,9 @@ def layout(id: str | None = None, **_q: Any) -> html.Div:
     )
 
 
-def title() -> str:
-    return f"{i18n.t('pumpr.title')} · {i18n.t('site.name')}"
-
-
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__, path=PATH, name="pump-reports", title=title, layout=layout, order=25
-    )
+    register_page(__name__, PATH, "pump-reports", 25, layout, title="pumpr.title",
+                  nav="nav.pump_reports", roles=ROLES, after="/pumps/cases")  # fmt: skip
     if "pump_report_html" not in app.server.view_functions:
         app.server.add_url_rule(f"{PATH}/<int:report_id>.html", "pump_report_html", html_view)
         app.server.add_url_rule(f"{PATH}/<int:report_id>.pdf", "pump_report_pdf", pdf_view)

@@ -1,10 +1,14 @@
 """Regional supervision (D3, R8): for a regulator's region (or, for staff who see every
 enterprise, the whole province) a schematic map of the cities, per-city and per-enterprise
-alarm counts and data completeness, rankings by enterprise, category and priority, and a
-drill-down to one enterprise (read-only).
+alarm counts by type and data completeness, rankings by enterprise, type, category, priority
+and level, and a drill-down to one enterprise (read-only).
 
-The numbers come from the same functions that answer the REST API (dashboards.api.regulator),
-called with the signed-in user's scope, so the page and the API never disagree.
+R8's alarm types (``TYPES``): process = process alarm events (/api/v1/alarms) plus the rule
+engine's alerts on process tags; gas = gas-detector alarms; pump = vibration strategies and
+hardware self-diagnosis; video = video alarms a person confirmed (/api/v1/alerts). The numbers
+come from the same functions that answer the REST API (dashboards.api.regulator and
+dashboards.api.alerts), called with the signed-in user's scope, so the page and the API never
+disagree.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import dash
 import plotly.graph_objects as go
@@ -20,13 +24,20 @@ from dash import Input, Output, dcc, html
 from pydantic import BaseModel
 
 from dashboards import auth, i18n
+from dashboards.api import alerts as alerts_api
 from dashboards.api import regulator as api
 from dashboards.api.spec import Ctx, QueryModel
 from dashboards.components.basic import stat_card, table
-from dashboards.layout import NAV, NavEntry
+from dashboards.layout import register_page
 
 ROLES = frozenset({"admin", "engineer", "regulator"})
 WINDOWS = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+#: R8's alarm types, in the order the tables show them.
+TYPES: Final = ("process", "gas", "pump", "video")
+#: Alert category (dashboards.api.alerts) -> the type it counts for.
+ALERT_TYPES: Final = {
+    "process": "process", "gas": "gas", "pump": "pump", "pump_health": "pump", "video": "video",
+}  # fmt: skip
 #: City seats (longitude, latitude) for the schematic map: no map tiles are reachable
 #: offline, so cities are drawn as points at their coordinates, not over a base map.
 CITY_SEATS: dict[str, tuple[float, float]] = {
@@ -46,6 +57,25 @@ i18n.register(
         "regional.w.30d": {"zh": "近30天", "en": "Last 30 days"},
         "regional.enterprises": {"zh": "企业数", "en": "Enterprises"},
         "regional.alarms": {"zh": "报警次数", "en": "Alarms"},
+        "regional.t.process": {"zh": "工艺报警", "en": "Process alarms"},
+        "regional.t.gas": {"zh": "气体报警", "en": "Gas alarms"},
+        "regional.t.pump": {"zh": "机泵报警", "en": "Pump alarms"},
+        "regional.t.video": {"zh": "视频报警", "en": "Video alarms"},
+        "regional.c.alarm_event": {"zh": "工艺报警事件", "en": "Process alarm events"},
+        "regional.c.process": {"zh": "工艺参数规则报警", "en": "Process rule alarms"},
+        "regional.c.gas": {"zh": "可燃/有毒气体报警", "en": "Combustible/toxic gas"},
+        "regional.c.pump": {"zh": "机泵振动报警", "en": "Pump vibration"},
+        "regional.c.pump_health": {"zh": "机泵监测硬件故障", "en": "Pump monitoring hardware"},
+        "regional.c.video": {"zh": "视频报警（已确认）", "en": "Video (confirmed)"},
+        "regional.by_type": {
+            "zh": "按报警类型（工艺、气体、机泵、视频）",
+            "en": "By alarm type (process, gas, pump, video)",
+        },
+        "regional.by_level": {"zh": "气体/机泵/视频报警按等级", "en": "Gas, pump, video by level"},
+        "regional.lv.warning": {"zh": "预警", "en": "Warning"},
+        "regional.lv.alarm": {"zh": "报警", "en": "Alarm"},
+        "regional.lv.danger": {"zh": "危险", "en": "Danger"},
+        "regional.total": {"zh": "合计", "en": "Total"},
         "regional.completeness": {"zh": "数据完整率", "en": "Data completeness"},
         "regional.stale": {"zh": "数据中断企业", "en": "Enterprises without data"},
         "regional.map": {"zh": "各市报警与数据完整率", "en": "Alarms and completeness by city"},
@@ -53,8 +83,8 @@ i18n.register(
         "regional.enterprise": {"zh": "企业", "en": "Enterprise"},
         "regional.rank": {"zh": "排名", "en": "Rank"},
         "regional.by_enterprise": {"zh": "企业报警排名", "en": "Alarm ranking by enterprise"},
-        "regional.by_category": {"zh": "按报警类型", "en": "By alarm type"},
-        "regional.by_priority": {"zh": "按报警级别", "en": "By priority"},
+        "regional.by_category": {"zh": "工艺报警按类别", "en": "Process alarms by category"},
+        "regional.by_priority": {"zh": "工艺报警按优先级", "en": "Process alarms by priority"},
         "regional.detail": {"zh": "详情", "en": "Details"},
         "regional.empty": {"zh": "当前范围内没有企业。", "en": "No enterprises in your scope."},
         "regional.none": {"zh": "无", "en": "none"},
@@ -72,6 +102,20 @@ i18n.register(
         "regional.ent.tags": {"zh": "位号数", "en": "Tags"},
         "regional.ent.last": {"zh": "最新数据", "en": "Newest data"},
         "regional.ent.hazard": {"zh": "重大危险源等级", "en": "Major hazard level"},
+        "regional.ent.alerts": {
+            "zh": "最近气体、机泵与规则报警",
+            "en": "Recent gas, pump and rule alarms",
+        },
+        "regional.ent.level": {"zh": "等级", "en": "Level"},
+        "regional.ent.state": {"zh": "状态", "en": "State"},
+        "regional.ent.summary": {"zh": "内容", "en": "Summary"},
+        "regional.ent.unit": {"zh": "单元", "en": "Unit"},
+        "regional.st.firing": {"zh": "报警中", "en": "Firing"},
+        "regional.st.resolved": {"zh": "已恢复", "en": "Resolved"},
+        "regional.st.nodata": {"zh": "无数据", "en": "No data"},
+        "regional.st.error": {"zh": "错误", "en": "Error"},
+        "regional.st.pending": {"zh": "待定", "en": "Pending"},
+        "regional.st.normal": {"zh": "正常", "en": "Normal"},
     }
 )
 
@@ -97,21 +141,80 @@ def city_of(region_code: str) -> str:
     return region_code[:4] + "00" if len(region_code) == 6 else region_code
 
 
+def alert_counts(ctx: Ctx, span: dict[str, datetime]) -> dict[str, dict[int, int]]:
+    """Per alert category (``ALERT_TYPES``): ``{enterprise id: alarms}`` of the window."""
+    return {
+        category: {
+            int(r.key): r.count
+            for r in _all_items(
+                alerts_api.alert_stats,
+                alerts_api.AlertStatsQuery,
+                ctx,
+                group_by="enterprise",
+                category=category,
+                **span,
+            )
+        }
+        for category in ALERT_TYPES
+    }
+
+
+def by_type(
+    ranking: list[api.Ranked], alerts: dict[str, dict[int, int]] | None = None
+) -> dict[str, dict[int, int]]:
+    """Alarms per R8 type and enterprise (pure): process = alarm events (``ranking`` by
+    enterprise) + process-rule alerts; the alert categories counted by ``ALERT_TYPES``."""
+    out: dict[str, dict[int, int]] = {t: defaultdict(int) for t in TYPES}
+    for r in ranking:
+        out["process"][int(r.key)] += r.count
+    for category, counts in (alerts or {}).items():
+        for ent, n in counts.items():
+            out[ALERT_TYPES[category]][ent] += n
+    return {t: dict(v) for t, v in out.items()}
+
+
+def enterprise_ranking(
+    enterprises: list[api.Enterprise], types: dict[str, dict[int, int]]
+) -> list[dict[str, Any]]:
+    """Enterprises with alarms, most first (pure): rank, id, name, region, each type, total."""
+    rows = []
+    for e in enterprises:
+        counts = {t: types.get(t, {}).get(e.id, 0) for t in TYPES}
+        total = sum(counts.values())
+        if total:
+            rows.append({"id": e.id, "name": e.name, "region": e.region_name, **counts,
+                         "total": total})  # fmt: skip
+    rows.sort(key=lambda r: (-r["total"], r["name"], r["id"]))
+    return [{"rank": i + 1, **r} for i, r in enumerate(rows)]
+
+
 def summarise(
     enterprises: list[api.Enterprise],
     ranking: list[api.Ranked],
     freshness: list[api.Freshness],
+    types: dict[str, dict[int, int]] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Per city code: name, enterprises, alarms, tags, fresh tags (pure; tested directly)."""
-    alarms = {int(r.key): r.count for r in ranking}
+    """Per city code: name, enterprises, alarms (all types), each type's alarms, tags, fresh
+    tags (pure; tested directly). Without ``types`` the alarms are ``ranking``'s events."""
+    types = types if types is not None else by_type(ranking)
     fresh = {f.enterprise_id: f for f in freshness}
     cities: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"name": "", "enterprises": 0, "alarms": 0, "tags": 0, "fresh": 0}
+        lambda: {
+            "name": "",
+            "enterprises": 0,
+            "alarms": 0,
+            **dict.fromkeys(TYPES, 0),
+            "tags": 0,
+            "fresh": 0,
+        }
     )
     for e in enterprises:
         c = cities[city_of(e.region_code)]
         c["enterprises"] += 1
-        c["alarms"] += alarms.get(e.id, 0)
+        for t in TYPES:
+            n = types.get(t, {}).get(e.id, 0)
+            c[t] += n
+            c["alarms"] += n
         if not c["name"] or e.region_code == city_of(e.region_code):
             c["name"] = e.region_name
         f = fresh.get(e.id)
@@ -157,7 +260,8 @@ def _map(cities: dict[str, dict[str, Any]]) -> go.Figure:
             hovertext=[
                 f"{c['name']}<br>{t('regional.enterprises')}: {c['enterprises']}<br>"
                 f"{t('regional.alarms')}: {c['alarms']}<br>"
-                f"{t('regional.completeness')}: {_pct(c['fresh'], c['tags'])}"
+                + "".join(f"{t(f'regional.t.{k}')}: {c[k]}<br>" for k in TYPES)
+                + f"{t('regional.completeness')}: {_pct(c['fresh'], c['tags'])}"
                 for c in shown.values()
             ],
             hoverinfo="text",
@@ -205,17 +309,32 @@ def content(window: str) -> html.Div:
         by_prio = api.alarm_stats(
             ctx, api.StatsQuery.model_validate({**span, "group_by": "priority"})
         )
+        alerts = alert_counts(ctx, span)
+        by_level = alerts_api.alert_stats(
+            ctx, alerts_api.AlertStatsQuery.model_validate({**span, "group_by": "level"})
+        )
     if not enterprises:
         return html.Div(t("regional.empty"), className="hw-muted", id="regional-empty")
-    cities = summarise(enterprises, ranking, fresh)
+    types = by_type(ranking, alerts)
+    cities = summarise(enterprises, ranking, fresh, types)
     tags = sum(c["tags"] for c in cities.values())
     fresh_tags = sum(c["fresh"] for c in cities.values())
     stale = sum(1 for f in fresh if f.tags and f.fresh_tags == 0)
+    totals = {k: sum(types[k].values()) for k in TYPES}
     stats = html.Div(
         className="hw-stats",
         children=[
             stat_card(t("regional.enterprises"), i18n.fmt_number(len(enterprises)), "rg-ent"),
-            stat_card(t("regional.alarms"), i18n.fmt_number(by_cat.alarms), "rg-alarms"),
+            stat_card(t("regional.t.process"), i18n.fmt_number(totals["process"]), "rg-alarms"),
+            *(
+                stat_card(
+                    t(f"regional.t.{k}"),
+                    i18n.fmt_number(totals[k]),
+                    f"rg-{k}",
+                    "hw-bad" if k == "gas" and totals[k] else "",
+                )
+                for k in TYPES[1:]
+            ),
             stat_card(t("regional.completeness"), _pct(fresh_tags, tags), "rg-compl"),
             stat_card(
                 t("regional.stale"), i18n.fmt_number(stale), "rg-stale", "hw-bad" if stale else ""
@@ -226,27 +345,38 @@ def content(window: str) -> html.Div:
         (
             c["name"],
             i18n.fmt_number(c["enterprises"]),
+            *(i18n.fmt_number(c[k]) for k in TYPES),
             i18n.fmt_number(c["alarms"]),
             _pct(c["fresh"], c["tags"]),
         )
         for _, c in sorted(cities.items(), key=lambda kv: (-kv[1]["alarms"], kv[0]))
     ]
-    names = {e.id: e for e in enterprises}
     fresh_by = {f.enterprise_id: f for f in fresh}
     ent_rows = []
-    for r in ranking[:50]:
-        e = names.get(int(r.key))
-        f = fresh_by.get(int(r.key))
+    for r in enterprise_ranking(enterprises, types)[:50]:
+        f = fresh_by.get(r["id"])
         ent_rows.append(
             (
-                str(r.rank),
-                dcc.Link(r.name, href=f"/regional/enterprise?id={r.key}"),
-                e.region_name if e else "-",
-                i18n.fmt_number(r.count),
+                str(r["rank"]),
+                dcc.Link(r["name"], href=f"/regional/enterprise?id={r['id']}"),
+                r["region"],
+                *(i18n.fmt_number(r[k]) for k in TYPES),
+                i18n.fmt_number(r["total"]),
                 _pct(f.fresh_tags, f.tags) if f else "-",
             )
         )
+    type_items = [
+        api.Ranked(rank=0, key=key, name=key, count=n)
+        for key, n in [
+            ("alarm_event", by_cat.alarms),
+            *((c, sum(alerts[c].values())) for c in ALERT_TYPES),
+        ]
+    ]
+    type_items.sort(key=lambda r: -r.count)
+    type_labels = {k.key: t(f"regional.c.{k.key}") for k in type_items}
     prio_labels = {p: t(f"overview.prio.{p}") for p in ("emergency", "high", "low", "journal")}
+    level_labels = {lv: t(f"regional.lv.{lv}") for lv in ("warning", "alarm", "danger")}
+    type_heads = [t(f"regional.t.{k}") for k in TYPES]
     return html.Div(
         [
             stats,
@@ -260,7 +390,8 @@ def content(window: str) -> html.Div:
                         [
                             t("regional.city"),
                             t("regional.enterprises"),
-                            t("regional.alarms"),
+                            *type_heads,
+                            t("regional.total"),
                             t("regional.completeness"),
                         ],
                         city_rows,
@@ -275,7 +406,8 @@ def content(window: str) -> html.Div:
                     t("regional.rank"),
                     t("regional.enterprise"),
                     t("regional.city"),
-                    t("regional.alarms"),
+                    *type_heads,
+                    t("regional.total"),
                     t("regional.completeness"),
                 ],
                 ent_rows,
@@ -285,6 +417,14 @@ def content(window: str) -> html.Div:
             html.Div(
                 className="hw-grid2",
                 children=[
+                    dcc.Graph(
+                        id="regional-by-type",
+                        figure=_bars(type_items, t("regional.by_type"), type_labels),
+                    ),
+                    dcc.Graph(
+                        id="regional-by-level",
+                        figure=_bars(by_level.items, t("regional.by_level"), level_labels),
+                    ),
                     dcc.Graph(
                         id="regional-by-category",
                         figure=_bars(by_cat.items, t("regional.by_category")),
@@ -352,10 +492,10 @@ def enterprise_layout(id: str | None = None, **_query: Any) -> html.Div:
             detail = api.enterprise(ctx, api.NoQuery())
         except api.ApiError:
             return missing
-        events = api.alarm_events(
-            ctx, api.AlarmQuery.model_validate({"enterprise_id": int(id), "per_page": 100,
-                                                "from": datetime.now(UTC) - timedelta(days=7)})
-        )  # fmt: skip
+        week = {"enterprise_id": int(id), "per_page": 100,
+                "from": datetime.now(UTC) - timedelta(days=7)}  # fmt: skip
+        events = api.alarm_events(ctx, api.AlarmQuery.model_validate(week))
+        alerts = alerts_api.alerts(ctx, alerts_api.AlertQuery.model_validate(week))
     stats = html.Div(
         className="hw-stats",
         children=[
@@ -379,6 +519,17 @@ def enterprise_layout(id: str | None = None, **_query: Any) -> html.Div:
             f"{_num(e.value)} / {_num(e.limit_value)}",
         )
         for e in events.items
+    ]
+    alert_rows = [
+        (
+            i18n.fmt_datetime(a.fired_at),
+            t(f"regional.c.{a.category}"),
+            t(f"regional.lv.{a.level}") if a.level else "-",
+            t(f"regional.st.{a.state}"),
+            a.unit_code or "-",
+            a.summary,
+        )
+        for a in alerts.items
     ]
     return html.Div(
         [
@@ -422,24 +573,28 @@ def enterprise_layout(id: str | None = None, **_query: Any) -> html.Div:
                 "regional-ent-events",
                 t("regional.none"),
             ),
+            html.H2(t("regional.ent.alerts")),
+            table(
+                [
+                    t("regional.ent.time"),
+                    t("regional.ent.category"),
+                    t("regional.ent.level"),
+                    t("regional.ent.state"),
+                    t("regional.ent.unit"),
+                    t("regional.ent.summary"),
+                ],
+                alert_rows,
+                "regional-ent-alerts",
+                t("regional.none"),
+            ),
         ]
     )
 
 
-def title() -> str:
-    return f"{i18n.t('nav.regional')} · {i18n.t('site.name')}"
-
-
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__, path="/regional", name="regional", title=title, layout=layout, order=5
-    )
-    dash.register_page(
-        __name__ + ".enterprise", path="/regional/enterprise", name="regional-enterprise",
-        title=title, layout=enterprise_layout, order=6,
-    )  # fmt: skip
-    if not any(e.path == "/regional" for e in NAV):
-        NAV.append(NavEntry("/regional", "nav.regional", ROLES))
+    register_page(__name__, "/regional", "regional", 5, layout, roles=ROLES)
+    register_page(__name__ + ".enterprise", "/regional/enterprise", "regional-enterprise", 6,
+                  enterprise_layout, title="nav.regional", nav=False)  # fmt: skip
 
     @app.callback(Output("regional-content", "children"), Input("regional-window", "value"))
     def _refresh(window: str | None) -> html.Div:

@@ -17,7 +17,7 @@ from dash import dcc, html
 from flask import Response, abort, request
 
 from dashboards import auth, i18n
-from dashboards.layout import NAV, NavEntry, forbidden
+from dashboards.layout import forbidden, register_page
 from workflows import regional_reports as rr
 
 PATH = "/regional/reports"
@@ -118,15 +118,9 @@ def layout(kind: str | None = None, date: str | None = None, **_q: Any) -> html.
     )
 
 
-def title() -> str:
-    return f"{i18n.t('nav.regional_reports')} · {i18n.t('site.name')}"
-
-
 def register(app: dash.Dash) -> None:
-    dash.register_page(__name__, path=PATH, name="regional-reports", title=title,
-                       layout=layout, order=8)  # fmt: skip
+    register_page(__name__, PATH, "regional-reports", 8, layout,
+                  nav="nav.regional_reports", roles=ROLES)  # fmt: skip
     if "regional_report_html" not in app.server.view_functions:
         app.server.add_url_rule(f"{PATH}/<kind>.html", "regional_report_html", html_view)
         app.server.add_url_rule(f"{PATH}/<kind>.pdf", "regional_report_pdf", pdf_view)
-    if not any(e.path == PATH for e in NAV):
-        NAV.append(NavEntry(PATH, "nav.regional_reports", ROLES))

@@ -15,7 +15,7 @@ from psycopg import sql
 from dashboards import auth, i18n
 from dashboards.auth import Scope
 from dashboards.components import grid
-from dashboards.layout import NAV, NavEntry, forbidden
+from dashboards.layout import forbidden, register_page
 from dashboards.register_specs import SPECS, RegisterSpec, can_view, visible_specs
 
 PATH = "/registers"
@@ -116,12 +116,6 @@ def layout(r: str | None = None, q: str | None = None, **_query: Any) -> html.Di
     )
 
 
-def title() -> str:
-    return f"{i18n.t('reg.title')} · {i18n.t('site.name')}"
-
-
 def register(app: dash.Dash) -> None:
-    dash.register_page(__name__, path=PATH, name="registers", title=title, layout=layout, order=50)
-    if not any(e.path == PATH for e in NAV):  # the navigation outlives one app (tests)
-        NAV.append(NavEntry(PATH, "nav.registers"))
+    register_page(__name__, PATH, "registers", 50, layout, title="reg.title")
     grid.register_callbacks(app)

@@ -13,6 +13,7 @@ from dashboards import auth, i18n
 from dashboards.components.basic import table
 from dashboards.components.timerange import QUICK_RANGES
 from dashboards.components.variables import ViewState
+from dashboards.layout import register_page
 from dashboards.panels import queries, render
 
 i18n.register(
@@ -177,11 +178,4 @@ def layout(tag_id: str = "", **query: Any) -> html.Div:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__,
-        path_template="/tags/<tag_id>",
-        name="tag",
-        title=lambda tag_id="": f"{i18n.t('tag.title')} · {i18n.t('site.name')}",
-        layout=layout,
-        order=30,
-    )
+    register_page(__name__, "/tags/<tag_id>", "tag", 30, layout, title="tag.title", nav=False)

@@ -14,6 +14,7 @@ from psycopg.rows import dict_row
 from dashboards import auth, i18n
 from dashboards.auth import WebUser
 from dashboards.components.basic import table
+from dashboards.layout import register_page
 from dashboards.pages import video_common as vc
 from hazwatch.errors import HazwatchError
 from video import review
@@ -207,14 +208,7 @@ def layout(id: Any = None, **_query: Any) -> html.Div:
 
 def register(app: dash.Dash) -> None:
     vc.install_routes(app.server)
-    dash.register_page(
-        __name__,
-        path=PATH,
-        name="video-alarm",
-        layout=layout,
-        order=62,
-        title=lambda: f"{i18n.t('vd.title')} · {i18n.t('site.name')}",
-    )
+    register_page(__name__, PATH, "video-alarm", 62, layout, title="vd.title", nav=False)
 
     @app.callback(
         Output("vd-body", "children"),

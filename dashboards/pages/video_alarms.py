@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 
 from dashboards import auth, i18n
 from dashboards.components.basic import table
+from dashboards.layout import register_page
 from dashboards.pages import video_common as vc
 from video.store import TYPE_ZH
 
@@ -192,13 +193,8 @@ def layout(task: Any = None, **_query: Any) -> html.Div:
 
 def register(app: dash.Dash) -> None:
     vc.install_routes(app.server)
-    dash.register_page(
-        __name__,
-        path=PATH,
-        name="video-alarms",
-        layout=layout,
-        order=61,
-        title=lambda: f"{i18n.t('va.title')} · {i18n.t('site.name')}",
+    register_page(
+        __name__, PATH, "video-alarms", 61, layout, title="va.title", nav="nav.video_alarms"
     )
 
     @app.callback(

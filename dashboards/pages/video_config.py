@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 
 from dashboards import auth, i18n
 from dashboards.components.basic import table
-from dashboards.layout import forbidden
+from dashboards.layout import forbidden, register_page
 from dashboards.pages import video_common as vc
 from hazwatch.errors import HazwatchError
 from video import registry
@@ -491,13 +491,15 @@ def _scoped_row(query: str, key: Any) -> dict[str, Any] | None:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
+    register_page(
         __name__,
-        path=PATH,
-        name="video-config",
-        layout=layout,
-        order=64,
-        title=lambda: f"{i18n.t('vc.title')} · {i18n.t('site.name')}",
+        PATH,
+        "video-config",
+        64,
+        layout,
+        title="vc.title",
+        nav="nav.video_config",
+        roles=vc.CONFIGURERS,
     )
 
     def guarded(fn: Any) -> Any:

@@ -12,6 +12,7 @@ from dash import Input, Output, dcc, html
 
 from dashboards import auth, i18n
 from dashboards.components.basic import stat_card, table
+from dashboards.layout import register_page
 from dashboards.pages import video_common as vc
 from video import stats
 
@@ -146,13 +147,8 @@ def layout(**_query: Any) -> html.Div:
 
 
 def register(app: dash.Dash) -> None:
-    dash.register_page(
-        __name__,
-        path=PATH,
-        name="video-stats",
-        layout=layout,
-        order=63,
-        title=lambda: f"{i18n.t('vs.title')} · {i18n.t('site.name')}",
+    register_page(
+        __name__, PATH, "video-stats", 63, layout, title="vs.title", nav="nav.video_stats"
     )
 
     @app.callback(

@@ -12,7 +12,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from dashboards import auth, i18n
-from dashboards.layout import NAV, NavEntry
+from dashboards.layout import register_page
 from dashboards.pages import video_common as vc
 
 PATH = "/video"
@@ -128,22 +128,7 @@ def layout(**_query: Any) -> html.Div:
 
 def register(app: dash.Dash) -> None:
     vc.install_routes(app.server)
-    dash.register_page(
-        __name__,
-        path=PATH,
-        name="video-wall",
-        layout=layout,
-        order=60,
-        title=lambda: f"{i18n.t('vw.title')} · {i18n.t('site.name')}",
-    )
-    for path, key, roles in (
-        (PATH, "nav.video_wall", None),
-        ("/video/alarms", "nav.video_alarms", None),
-        ("/video/stats", "nav.video_stats", None),
-        ("/video/config", "nav.video_config", vc.CONFIGURERS),
-    ):
-        if not any(e.path == path for e in NAV):  # the navigation outlives one app (tests)
-            NAV.append(NavEntry(path, key, roles))
+    register_page(__name__, PATH, "video-wall", 60, layout, title="vw.title", nav="nav.video_wall")
 
     @app.callback(
         Output("vw-grid", "children"), Input("vw-tick", "n_intervals"), prevent_initial_call=True

@@ -17,6 +17,7 @@ from dash import Input, Output, State, dcc, html
 from psycopg.rows import dict_row
 
 from dashboards import auth, i18n
+from dashboards.layout import register_page
 from dashboards.pages import video_common as vc
 from hazwatch.errors import HazwatchError
 from video import registry
@@ -270,14 +271,7 @@ def apply_relayout(shapes: list[dict[str, Any]], relayout: dict[str, Any]) -> li
 
 def register(app: dash.Dash) -> None:
     vc.install_routes(app.server)
-    dash.register_page(
-        __name__,
-        path=PATH,
-        name="video-zones",
-        layout=layout,
-        order=65,
-        title=lambda: f"{i18n.t('vz.title')} · {i18n.t('site.name')}",
-    )
+    register_page(__name__, PATH, "video-zones", 65, layout, title="vz.title", nav=False)
 
     @app.callback(
         Output("vz-shapes", "data"),

@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from analytics.vibration.diagnosis import store_dir
 from hazwatch.auth import create_user
 from hazwatch.registers import Actor
 from tests.conftest import REPO, find_free_port
@@ -32,6 +33,10 @@ PASSWORD = "correct-horse-9"
 def web_url(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``hazwatch serve`` (line-protocol API and UI on one port); stopped with SIGTERM."""
     home = tmp_path_factory.mktemp("web-home")
+    # The pump pages diagnose with the classifier `hazwatch install` trained (P9), as installed.
+    models = store_dir(REPO)
+    if models.is_dir():
+        shutil.copytree(models, store_dir(home))
     port = find_free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HAZWATCH_")}
     env.update({"HAZWATCH_DATABASE_URL": db_url, "HAZWATCH_HOME": str(home)})

@@ -87,7 +87,8 @@ def test_report_content_is_built_from_the_query_results() -> None:
     }  # fmt: skip
     doc = rr.build_report(data, period, "山西省")
     assert doc["by_enterprise"][0] == {"rank": 1, "name": "甲", "city": "小店区", "count": 30,
-                                       "share": 75.0}  # fmt: skip
+                                       "share": 75.0, "process": 30, "gas": 0, "pump": 0,
+                                       "video": 0}  # fmt: skip
     assert [(c["name"], c["count"]) for c in doc["by_city"]] == [("小店区", 30), ("大同市", 10)]
     assert doc["freshness"][0]["avg_pct"] == 50.0 and doc["summary"]["stale"] == 1
     assert [u["code"] for u in doc["units"]] == ["B", "A"] and doc["summary"]["units_alarm"] == 1

@@ -83,7 +83,8 @@ def test_pump_pages(
             lambda d, g=g: d.find_elements(By.CSS_SELECTOR, f"#pumpd-{g} .trace, #pumpd-{g} .hm"),
             message=f"figure {g} not drawn",
         )
-    assert "转子不平衡" in text_of(browser, "#pumpd-findings")
+    findings = text_of(browser, "#pumpd-findings")
+    assert "转子不平衡" in findings and "classifier v" in findings  # rules + classifier (P9)
     assert text_of(browser, "#pumpd-zone") in ("C", "D")  # the capture's own severity
     first = text_of(browser, "#pumpd-axis-band")
     assert first.startswith("· X")
@@ -125,6 +126,13 @@ def test_pump_pages(
         ).fetchone()[0]
         == uid
     )
+    assert_clean(browser)
+
+    # the case library names the diagnosis model in force and how to retrain it (P9, P12)
+    browser.get(f"{web_url}/pumps/cases")
+    card = wait_for(browser, "#pumpc-model")
+    assert "智能诊断模型 v" in card.text and "留出数据准确率" in card.text, card.text
+    assert "hazwatch vib train --from-cases" in card.text
     assert_clean(browser)
 
     # hardware health: the offline gateway

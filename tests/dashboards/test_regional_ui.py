@@ -1,5 +1,6 @@
 """The regional supervision page (D3, R8) in headless Chromium: a city regulator sees its
-city's enterprises ranked by alarms, drills down to one, and cannot open another city's."""
+city's enterprises ranked by process, gas, pump and video alarms, drills down to one (its
+alarm events and its gas/pump alarms), and cannot open another city's."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from dashboards.api import regulator as api
-from dashboards.pages.regional import city_of, summarise
+from dashboards.pages.regional import by_type, city_of, enterprise_ranking, summarise
 from hazwatch import registers
 from hazwatch.registers import Actor
 from tests.conftest import make_enterprise
+from tests.dashboards.test_api_alerts import _received
 from tests.dashboards.test_web_ui import assert_clean, sign_in, wait_for
+from workflows import alerting
 
 ACTOR = Actor(None, "test")
 
@@ -62,10 +65,27 @@ def test_city_summary_is_counted_per_city() -> None:
         "name": "太原市",
         "enterprises": 2,
         "alarms": 7,
+        "process": 7,
+        "gas": 0,
+        "pump": 0,
+        "video": 0,
         "tags": 10,
         "fresh": 7,
     }
     assert cities["140200"]["alarms"] == 1 and cities["140200"]["tags"] == 0
+
+    # Gas, pump (vibration and hardware), video and process-rule alarms count with the events.
+    alerts = {"gas": {1: 2}, "pump": {3: 1}, "pump_health": {3: 2}, "video": {2: 1},
+              "process": {2: 1}}  # fmt: skip
+    types = by_type(ranking, alerts)
+    assert types == {"process": {2: 8, 3: 1}, "gas": {1: 2}, "pump": {3: 3}, "video": {2: 1}}
+    cities = summarise(ents, ranking, fresh, types)
+    assert (cities["140100"]["alarms"], cities["140100"]["gas"]) == (11, 2)
+    assert (cities["140200"]["alarms"], cities["140200"]["pump"]) == (4, 3)
+    ranked = enterprise_ranking(ents, types)
+    assert [(r["rank"], r["name"], r["total"]) for r in ranked] == [
+        (1, "b", 9), (2, "c", 4), (3, "a", 2)
+    ]  # fmt: skip
 
 
 def test_regulator_ranking_drill_down_and_scope(
@@ -79,12 +99,24 @@ def test_regulator_ranking_drill_down_and_scope(
     theirs, their_name = make_enterprise(conn, "区域页大同", "大同市")
     _alarms(conn, ours, 4)
     _alarms(conn, theirs, 9)
+    now = datetime.now(UTC).replace(microsecond=0)
+    _received(conn, ours, our_name, "gas", "danger", now - timedelta(minutes=3))
+    _received(conn, theirs, their_name, "gas", "alarm", now - timedelta(minutes=3))
+    alerting.raise_external_alert(
+        conn, "pump", f"strategy:{uuid.uuid4().hex[:6]}", "alarm", {"unit": "U-P"},
+        "机泵振动报警", enterprise_id=ours, now=now - timedelta(minutes=2),
+    )  # fmt: skip
 
     sign_in(browser, web_url, make_user("regulator", region="太原市"))
     wait_for(browser, "#overview-table")
     browser.get(web_url + "/regional")
     ranking = wait_for(browser, "#regional-ranking")
     assert our_name in ranking.text and their_name not in ranking.text
+    row = next(r for r in ranking.find_elements(By.CSS_SELECTOR, "tbody tr") if our_name in r.text)
+    cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
+    assert cells[2:8] == ["太原市", "4", "1", "1", "0", "6"]  # process, gas, pump, video, total
+    wait_for(browser, "#rg-gas")
+    wait_for(browser, "#regional-by-type .main-svg")
     assert "大同市" not in wait_for(browser, "#regional-cities").text
     wait_for(browser, "#regional-map .main-svg")  # plotly drew the map
     assert_clean(browser)
@@ -93,6 +125,9 @@ def test_regulator_ranking_drill_down_and_scope(
     browser.find_element(By.LINK_TEXT, our_name).click()
     events = wait_for(browser, "#regional-ent-events")
     assert len(events.find_elements(By.CSS_SELECTOR, "tbody tr")) == 4
+    alerts = wait_for(browser, "#regional-ent-alerts")
+    assert len(alerts.find_elements(By.CSS_SELECTOR, "tbody tr")) == 2
+    assert "可燃/有毒气体报警" in alerts.text and "危险" in alerts.text
     assert wait_for(browser, "#page-title").text == our_name
     assert_clean(browser)
     browser.save_screenshot(str(screenshots / "regional-enterprise.png"))
