@@ -53,7 +53,7 @@ import psycopg
 from analytics.alarms.kpis import counting_grouped
 from analytics.alarms.queries import Filters
 from hazwatch.db.scratch import bench_database
-from hazwatch.rollups.catalog import ALARM_1D, ALARM_1H, ALARM_10M
+from hazwatch.rollups.catalog import ALARM_1D, ALARM_1H, ALARM_10M, ALARM_ROLLUPS
 from hazwatch.rollups.engine import refresh
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -181,7 +181,7 @@ def run(units: int, days: int, quick: bool, out: Path) -> dict[str, Any]:
         end = datetime.fromisoformat(res["data"]["data_end"])
         t = time.monotonic()
         refreshed = {}
-        for rollup in (ALARM_10M, ALARM_1H, ALARM_1D):
+        for rollup in ALARM_ROLLUPS:
             r = refresh(conn, rollup, now=end)
             refreshed[rollup.name] = {"seconds": round(r.duration_s, 1),
                                       "rows": r.materialized_rows}  # fmt: skip

@@ -16,7 +16,7 @@ write callback checks it again on the server. Changes go through ``workflows.ale
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +33,12 @@ from dashboards.alert_ui import (
     SHOWN,
     can_edit,
     can_view,
+    checkbox,
+    dropdown,
     error_text,
+    field,
     may_edit_any,
+    text_input,
     visible_ids,
 )
 from dashboards.callback_args import actor_of, fired, message
@@ -43,6 +47,67 @@ from hazwatch.errors import HazwatchError
 from hazwatch.registers import RegisterError
 from workflows import alert_config
 from workflows.alert_forms import Errors, FieldError
+
+# -- graded levels ----------------------------------------------------------------------------
+
+
+def levels_field(
+    prefix: str, levels: Sequence[str], ops: Sequence[str], keys: str, row_id: str
+) -> html.Div:
+    """The graded-levels editor: a row per level (on, comparison, trip value, clear value).
+
+    The field ids are ``levels.<level>.on|op|value|clear`` of editor ``prefix``; the labels are
+    ``<keys>.levels|op|value|clear``; each row's id is ``<row_id>-<level>``.
+
+    >>> levels_field("rule", LEVELS, (">", ">=", "<", "<="), "rules.f", "rule-level")
+    """
+    t = i18n.t
+    options = [{"label": o, "value": o} for o in ops]
+    rows = []
+    for level in levels:
+        pre = f"levels.{level}"
+        rows.append(
+            html.Div(
+                className="af-level-row",
+                id=f"{row_id}-{level}",
+                children=[
+                    field(
+                        prefix,
+                        f"{pre}.on",
+                        "",
+                        checkbox(prefix, f"{pre}.on", t(f"alerts.level.{level}")),
+                    ),
+                    field(
+                        prefix,
+                        f"{pre}.op",
+                        t(f"{keys}.op"),
+                        dropdown(prefix, f"{pre}.op", options, clearable=False),
+                    ),
+                    field(
+                        prefix,
+                        f"{pre}.value",
+                        t(f"{keys}.value"),
+                        text_input(prefix, f"{pre}.value", type="number"),
+                    ),
+                    field(
+                        prefix,
+                        f"{pre}.clear",
+                        t(f"{keys}.clear"),
+                        text_input(prefix, f"{pre}.clear", type="number"),
+                    ),
+                ],
+            )
+        )
+    return html.Div(
+        className="af-levels af-wide",
+        id={"type": f"{prefix}-wrap", "f": "levels"},
+        children=[
+            html.Label(t(f"{keys}.levels"), className="af-label"),
+            *rows,
+            html.Div(className="af-err", id={"type": f"{prefix}-err", "f": "levels"}),
+        ],
+    )
+
 
 # -- editor values of a row -------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 import psycopg
 from psycopg.types.json import Jsonb
 
+from workflows.feed_items import aware_time
 from workflows.upward import enqueue
 
 if TYPE_CHECKING:
@@ -75,13 +76,7 @@ def _time(data: dict[str, Any], field: str, *, required: bool = False) -> dateti
     v = data.get(field)
     if v is None and not required:
         return None
-    try:
-        t = datetime.fromisoformat(str(v))
-    except ValueError:
-        raise _reject(f"{field}: not an ISO 8601 time: {v!r:.40}") from None
-    if t.tzinfo is None:
-        raise _reject(f"{field}: the time needs an offset")
-    return t
+    return aware_time(v, field, _reject)
 
 
 def _choice(data: dict[str, Any], field: str, allowed: tuple[str, ...], null: bool = False) -> Any:

@@ -25,7 +25,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from hazwatch.registers import Actor
-from workflows.upward import enqueue
+from workflows.feed_items import aware_time, forward, origin_of, queue
 
 if TYPE_CHECKING:
     from hazwatch.scheduler import Job
@@ -41,22 +41,6 @@ KPI_CATCH_UP_DAYS: Final = 3
 
 def _iso(t: datetime) -> str:
     return t.astimezone(UTC).isoformat()
-
-
-def _origin(conn: psycopg.Connection, enterprise_id: int) -> dict[str, Any]:
-    row = conn.execute(
-        "SELECT code, name FROM registry.enterprise WHERE id = %s", (enterprise_id,)
-    ).fetchone()
-    assert row is not None
-    return {"enterprise_code": row[0], "enterprise_name": row[1], "_origin": row[0] or row[1]}
-
-
-def _queue(
-    conn: psycopg.Connection, kind: str, origin: dict[str, Any], key: str, data: dict
-) -> bool:
-    full = {k: v for k, v in origin.items() if not k.startswith("_")} | data
-    full["key"] = f"{origin['_origin']}|{key}"
-    return enqueue(conn, kind, full["key"], full)
 
 
 # -- hazard_state ---------------------------------------------------------------------------
@@ -75,7 +59,7 @@ def queue_state_change(conn: psycopg.Connection, unit_id: int, c: StateChange) -
         "sis_state": c.sis, "prev_warning": c.prev_warning, "prev_sis": c.prev_sis,
         "detail": c.detail,
     }  # fmt: skip
-    return _queue(conn, "hazard_state", _origin(conn, row[0]), f"{row[1]}|{_iso(c.time)}", data)
+    return queue(conn, "hazard_state", origin_of(conn, row[0]), f"{row[1]}|{_iso(c.time)}", data)
 
 
 # -- kpi_daily ------------------------------------------------------------------------------
@@ -173,7 +157,7 @@ def kpi_daily_job(conn: psycopg.Connection, now: datetime | None = None) -> str:
                     "total": rows.get(None),
                     "units": [{"unit_code": codes[u], **k} for u, k in rows.items() if u],
                 }
-                _queue(conn, "kpi_daily", _origin(conn, ent), f"kpi|{day.isoformat()}", data)
+                queue(conn, "kpi_daily", origin_of(conn, ent), f"kpi|{day.isoformat()}", data)
                 done += 1
     return f"daily KPIs of {done} enterprise-days"
 
@@ -221,7 +205,7 @@ def freshness_job(conn: psycopg.Connection, now: datetime | None = None) -> str:
                 continue
             data = {"hour": _iso(hour), "tags": tags, "fresh_tags": fresh,
                     "last_data_at": _iso(last) if last else None}  # fmt: skip
-            _queue(conn, "freshness", _origin(conn, ent), f"freshness|{_iso(hour)}", data)
+            queue(conn, "freshness", origin_of(conn, ent), f"freshness|{_iso(hour)}", data)
             n += 1
     return f"completeness of {n} enterprises for {hour:%Y-%m-%d %H}:00 UTC"
 
@@ -238,18 +222,6 @@ def hazard_jobs() -> list[Job]:
 
 
 # -- receiving side -------------------------------------------------------------------------
-
-
-def _ts(value: Any, field: str) -> datetime:
-    from workflows.upward_receive import ItemRejected
-
-    try:
-        t = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise ItemRejected(f"{field}: not an ISO 8601 time: {value!r:.40}") from None
-    if t.tzinfo is None:
-        raise ItemRejected(f"{field}: the time needs an offset")
-    return t
 
 
 def _unit_for(
@@ -279,12 +251,6 @@ def _unit_for(
         raise ItemRejected(f"unit {code!r} cannot be registered here: {exc}") from None
 
 
-def _forward(conn: psycopg.Connection, kind: str, data: dict[str, Any]) -> None:
-    key = data.get("key")
-    if isinstance(key, str) and key:
-        enqueue(conn, kind, key, data)
-
-
 def apply_hazard_state(conn: psycopg.Connection, info: TokenInfo, data: dict[str, Any]) -> None:
     from workflows.hazard_units import StateChange, store_change
     from workflows.upward_receive import ItemRejected, _enterprise_in_scope
@@ -297,10 +263,10 @@ def apply_hazard_state(conn: psycopg.Connection, info: TokenInfo, data: dict[str
         raise ItemRejected(f"sis_state {sis!r}: normal, bypassed, tripped, none or unknown")
     unit = _unit_for(conn, info, ent, data)
     detail = data.get("detail") if isinstance(data.get("detail"), dict) else {}
-    change = StateChange(unit, _ts(data.get("time"), "time"), warning, sis,
+    change = StateChange(unit, aware_time(data.get("time"), "time"), warning, sis,
                          data.get("prev_warning"), data.get("prev_sis"), detail)  # fmt: skip
     store_change(conn, change)
-    _forward(conn, "hazard_state", data)
+    forward(conn, "hazard_state", data)
 
 
 def _count(k: Any, field: str) -> int:
@@ -335,17 +301,17 @@ def apply_kpi_daily(conn: psycopg.Connection, info: TokenInfo, data: dict[str, A
             "by_type": k.get("by_type") or {},
         }
     store_kpis(conn, day, ent, rows)
-    _forward(conn, "kpi_daily", data)
+    forward(conn, "kpi_daily", data)
 
 
 def apply_freshness(conn: psycopg.Connection, info: TokenInfo, data: dict[str, Any]) -> None:
     from workflows.upward_receive import ItemRejected, _enterprise_in_scope
 
     ent = _enterprise_in_scope(conn, info, data)
-    hour = _ts(data.get("hour"), "hour")
+    hour = aware_time(data.get("hour"), "hour")
     tags, fresh = _count(data, "tags"), _count(data, "fresh_tags")
     if fresh > tags:
         raise ItemRejected(f"freshness: fresh_tags {fresh} > tags {tags}")
-    last = _ts(data["last_data_at"], "last_data_at") if data.get("last_data_at") else None
+    last = aware_time(data["last_data_at"], "last_data_at") if data.get("last_data_at") else None
     store_freshness(conn, hour, ent, tags, fresh, last)
-    _forward(conn, "freshness", data)
+    forward(conn, "freshness", data)

@@ -151,14 +151,14 @@ def build_cmd(obj: _Obj) -> None:
     scheduler does both by itself)."""
     from analytics.alarms.build import build
     from hazwatch.db import connect
-    from hazwatch.rollups.catalog import ALARM_1D, ALARM_1H, ALARM_10M
+    from hazwatch.rollups.catalog import ALARM_ROLLUPS
     from hazwatch.rollups.engine import refresh
 
     with connect(obj.settings, autocommit=True) as conn:
         res = build(conn)
         # Records of old events (an imported log) are late data for the rollups: the KPIs
         # see them once the rollups are refreshed.
-        for rollup in (ALARM_10M, ALARM_1H, ALARM_1D):
+        for rollup in ALARM_ROLLUPS:
             refresh(conn, rollup)
     wm = res.watermark.isoformat() if res.watermark else "—"
     click.echo(f"alarm records: {res.tags} tags replayed, {res.written} written, "

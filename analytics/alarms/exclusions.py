@@ -29,6 +29,7 @@ from analytics.alarms.records import AlarmRecord
 from hazwatch.errors import HazwatchError
 from hazwatch.registers import Actor, acting
 from workflows import approvals
+from workflows.feed_items import aware_time
 
 KIND: Final = "alarm.exclusion"
 TITLE: Final = {"zh": "报警剔除审批", "en": "Alarm exclusion"}
@@ -84,13 +85,7 @@ def _time(payload: Mapping[str, Any], key: str) -> datetime | None:
         return None
     if isinstance(value, datetime):
         return value
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise ExclusionError(f"{key}: {value!r} is not an ISO 8601 time") from None
-    if parsed.tzinfo is None:
-        raise ExclusionError(f"{key}: {value!r} needs a time zone")
-    return parsed
+    return aware_time(value, key, ExclusionError)
 
 
 def validate(conn: psycopg.Connection | None, payload: Mapping[str, Any]) -> None:

@@ -21,12 +21,24 @@ and only the technical labels in ``LABELS``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Any, Final, Literal
 
 from psycopg import sql
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
-from dashboards.api.regulator import MAX_ID, PageInfo, Ranked, Windowed, api
+from dashboards.api.regulator import (
+    MAX_ID,
+    PageInfo,
+    Ranked,
+    RegionCode,
+    Windowed,
+    and_all,
+    api,
+    as_models,
+    fetch_page,
+    ranking,
+    scope_filter,
+)
 from dashboards.api.spec import Ctx
 
 AlertCategory = Literal["gas", "process", "pump", "pump_health"]
@@ -34,7 +46,6 @@ StatsCategory = Literal["gas", "process", "pump", "pump_health", "video"]
 Level = Literal["warning", "alarm", "danger"]
 AlertState = Literal["pending", "firing", "resolved", "nodata", "error", "normal"]
 Priority = Literal["emergency", "high", "low"]
-RegionCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
 
 CATEGORIES: Final = ("gas", "process", "pump", "pump_health")
 #: Labels answered (where the alarm is and what it measures); anything else stays home.
@@ -94,23 +105,12 @@ class AlertPage(PageInfo):
     items: list[Alert]
 
 
-def _region_filter(column: str) -> sql.Composable:
-    """``column`` (a region id) is the region of code %s or below it."""
-    return sql.SQL(
-        "{} IN (WITH RECURSIVE d AS (SELECT id FROM registry.region WHERE code = %s"
-        " UNION ALL SELECT c.id FROM registry.region c JOIN d ON c.parent_id = d.id)"
-        " SELECT id FROM d)"
-    ).format(sql.SQL(column))
-
-
 def _filters(
     ctx: Ctx, q: AlertFilters, column: str = "a.enterprise_id"
 ) -> tuple[list[sql.Composable], list[Any]]:
     """Scope and the common filters over ``x`` columns (enterprise_id, level, state, priority)
     and ``e`` (the enterprise)."""
-    cond, params = ctx.scope.condition(column)
-    where: list[sql.Composable] = [cond]
-    args: list[Any] = [*params]
+    where, args = scope_filter(ctx, column, q.region)
     prefix = column.split(".", 1)[0]
     for name in ("level", "state", "priority"):
         value = getattr(q, name)
@@ -120,14 +120,7 @@ def _filters(
     if q.enterprise_id is not None:
         where.append(sql.SQL("e.id = %s"))
         args.append(q.enterprise_id)
-    if q.region:
-        where.append(_region_filter("e.region_id"))
-        args.append(q.region)
     return where, args
-
-
-def _and(parts: list[sql.Composable]) -> sql.Composable:
-    return sql.SQL(" AND ").join(sql.SQL("({})").format(p) for p in parts)
 
 
 _ALERT_FROM = sql.SQL(
@@ -144,10 +137,11 @@ def alerts(ctx: Ctx, q: AlertQuery) -> AlertPage:
     where, args = _filters(ctx, q)
     where += [sql.SQL("a.category = ANY(%s)"), sql.SQL("a.fired_at >= %s AND a.fired_at < %s")]
     args += [[q.category] if q.category else list(CATEGORIES), q.start, q.end]
-    filt = _and(where)
-    total = ctx.conn.execute(sql.SQL("SELECT count(*)") + _ALERT_FROM + sql.SQL(" WHERE ") + filt,
-                             args).fetchone()  # fmt: skip
-    rows = ctx.conn.execute(
+    filt = and_all(where)
+    total, rows = fetch_page(
+        ctx,
+        q,
+        sql.SQL("SELECT count(*)") + _ALERT_FROM + sql.SQL(" WHERE ") + filt,
         sql.SQL(
             "SELECT a.id, e.id, e.code, e.name, r.code, r.name, a.category,"
             " coalesce(a.labels ->> 'source', a.source), a.priority, a.level, a.state,"
@@ -159,16 +153,11 @@ def alerts(ctx: Ctx, q: AlertQuery) -> AlertPage:
             " a.origin_key IS NOT NULL"
         )
         + _ALERT_FROM
-        + sql.SQL(" WHERE {} ORDER BY a.fired_at DESC, a.id DESC LIMIT %s OFFSET %s").format(filt),
-        [list(LABELS), *args, q.per_page, q.offset],
-    ).fetchall()
-    keys = tuple(Alert.model_fields)
-    return AlertPage(
-        page=q.page,
-        per_page=q.per_page,
-        total=int(total[0]) if total else 0,
-        items=[Alert(**dict(zip(keys, r, strict=True))) for r in rows],
+        + sql.SQL(" WHERE {} ORDER BY a.fired_at DESC, a.id DESC").format(filt),
+        args,
+        [list(LABELS), *args],
     )
+    return AlertPage(page=q.page, per_page=q.per_page, total=total, items=as_models(Alert, rows))
 
 
 class AlertStatsQuery(AlertFilters):
@@ -221,25 +210,7 @@ def alert_stats(ctx: Ctx, q: AlertStatsQuery) -> AlertStats:
         "  JOIN registry.region r ON r.id = e.region_id"
         "  LEFT JOIN registry.region c ON c.code = left(r.code, 4) || '00'"
         "  WHERE {filt} GROUP BY 1, 2) "
-    ).format(video=sql.SQL(VIDEO_REVIEWED), key=key, name=name, filt=_and(where))
+    ).format(video=sql.SQL(VIDEO_REVIEWED), key=key, name=name, filt=and_all(where))
     params = [categories, q.start, q.end, categories, q.start, q.end, *args]
-    rows = ctx.conn.execute(
-        groups + sql.SQL("SELECT key, name, n FROM g ORDER BY n DESC, name LIMIT %s OFFSET %s"),
-        [*params, q.per_page, q.offset],
-    ).fetchall()
-    totals = ctx.conn.execute(
-        groups + sql.SQL("SELECT coalesce(sum(n), 0), count(*) FROM g"), params
-    ).fetchone()
-    assert totals is not None
-    return AlertStats(
-        page=q.page,
-        per_page=q.per_page,
-        total=int(totals[1]),
-        **{"from": q.start, "to": q.end},
-        group_by=q.group_by,
-        alerts=int(totals[0]),
-        items=[
-            Ranked(rank=q.offset + i + 1, key=str(r[0]), name=str(r[1]), count=int(r[2]))
-            for i, r in enumerate(rows)
-        ],
-    )
+    fields, alerts = ranking(ctx, groups, params, q, q.group_by)
+    return AlertStats(**fields, alerts=alerts)

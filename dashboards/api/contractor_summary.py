@@ -13,12 +13,20 @@ the signed-in user's scope: ``contractor_summary(Ctx(conn, None, user.scope), Su
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Final
+from typing import Any, Final
 
 from psycopg import sql
-from pydantic import BaseModel, Field, StringConstraints, create_model, model_validator
+from pydantic import BaseModel, Field, create_model, model_validator
 
-from dashboards.api.regulator import Paged, PageInfo, api
+from dashboards.api.regulator import (
+    Paged,
+    PageInfo,
+    RegionCode,
+    and_all,
+    api,
+    fetch_page,
+    scope_filter,
+)
 from dashboards.api.spec import MAX_ID, Ctx
 from workflows.contractors.summary_feed import AVERAGE, BREAKDOWNS, FIGURES, TZ
 
@@ -26,7 +34,6 @@ MIN_DAY: Final = date(2000, 1, 1)
 MAX_DAY: Final = date(2100, 12, 31)
 MAX_DAYS: Final = 366
 DEFAULT_DAYS: Final = 7
-RegionCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
 
 
 class SummaryQuery(Paged):
@@ -139,24 +146,15 @@ _KEYS: Final = (
 
 
 def _filter(ctx: Ctx, q: SummaryQuery) -> tuple[sql.Composable, list[Any]]:
-    cond, params = ctx.scope.condition("e.id")
-    where: list[sql.Composable] = [cond, sql.SQL("s.day BETWEEN %s AND %s")]
-    args: list[Any] = [*params, q.start, q.end]
-    if q.region:
-        where.append(
-            sql.SQL(
-                "e.region_id IN (WITH RECURSIVE d AS (SELECT id FROM registry.region"
-                " WHERE code = %s UNION ALL SELECT c.id FROM registry.region c JOIN d"
-                " ON c.parent_id = d.id) SELECT id FROM d)"
-            )
-        )
-        args.append(q.region)
+    where, args = scope_filter(ctx, "e.id", q.region)
+    where.append(sql.SQL("s.day BETWEEN %s AND %s"))
+    args += [q.start, q.end]
     if q.enterprise_id is not None:
         where.append(sql.SQL("s.enterprise_id = %s"))
         args.append(q.enterprise_id)
     if q.final_only:
         where.append(sql.SQL("s.final"))
-    return sql.SQL(" AND ").join(sql.SQL("({})").format(w) for w in where), args
+    return and_all(where), args
 
 
 def item(row: dict[str, Any], companies: list[dict[str, Any]] | None) -> BaseModel:
@@ -182,18 +180,18 @@ def contractor_summary(ctx: Ctx, q: SummaryQuery) -> ContractorSummaryPage:
         " FROM contractor.daily_summary s JOIN registry.enterprise e ON e.id = s.enterprise_id"
         " JOIN registry.region r ON r.id = e.region_id WHERE {}"
     ).format(filt)
-    total = ctx.conn.execute(sql.SQL("SELECT count(*)") + base, args).fetchone()
     extra = sql.SQL(", s.companies") if q.companies else sql.SQL("")
-    rows = ctx.conn.execute(
+    total, rows = fetch_page(
+        ctx,
+        q,
+        sql.SQL("SELECT count(*)") + base,
         sql.SQL("SELECT {}{}").format(_SELECT, extra)
         + base
-        + sql.SQL(" ORDER BY s.day DESC, e.name, e.id LIMIT %s OFFSET %s"),
-        [*args, q.per_page, q.offset],
-    ).fetchall()
+        + sql.SQL(" ORDER BY s.day DESC, e.name, e.id"),
+        args,
+    )
     n = len(_KEYS)
     items = [
         item(dict(zip(_KEYS, r[:n], strict=True)), r[n] if q.companies else None) for r in rows
     ]
-    return ContractorSummaryPage(
-        page=q.page, per_page=q.per_page, total=int(total[0]) if total else 0, items=items
-    )
+    return ContractorSummaryPage(page=q.page, per_page=q.per_page, total=total, items=items)

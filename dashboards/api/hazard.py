@@ -23,13 +23,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from psycopg import sql
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from dashboards.api.regulator import NoQuery, Paged, PageInfo, api
+from dashboards.api.regulator import (
+    NoQuery,
+    Paged,
+    PageInfo,
+    RegionCode,
+    and_all,
+    api,
+    as_models,
+    fetch_page,
+    scope_filter,
+)
 from dashboards.api.spec import MAX_ID, ApiError, Ctx
 from workflows.hazard_units import UnitView, load_units
 
@@ -39,7 +49,6 @@ MAX_DAYS = 366
 #: Dates outside this are refused (and date arithmetic near year 1 cannot overflow).
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
-RegionCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
 Section = Literal["process", "warehouse", "loading_area", "other"]
 WarningState = Literal["normal", "warning", "alarm", "unknown"]
 SisState = Literal["normal", "bypassed", "tripped", "none", "unknown"]
@@ -50,18 +59,7 @@ def _enterprises(
 ) -> dict[int, tuple[str, str]]:
     """Enterprise id -> (region code, region name) for the enterprises in the token's scope
     that match the filters. A region outside the scope matches nothing (no widening)."""
-    cond, params = ctx.scope.condition("e.id")
-    where: list[sql.Composable] = [cond]
-    args: list[Any] = [*params]
-    if region is not None:
-        where.append(
-            sql.SQL(
-                "e.region_id IN (WITH RECURSIVE d AS (SELECT id FROM registry.region"
-                " WHERE code = %s UNION ALL SELECT c.id FROM registry.region c JOIN d"
-                " ON c.parent_id = d.id) SELECT id FROM d)"
-            )
-        )
-        args.append(region)
+    where, args = scope_filter(ctx, "e.id", region)
     if enterprise_id is not None:
         where.append(sql.SQL("e.id = %s"))
         args.append(enterprise_id)
@@ -69,7 +67,7 @@ def _enterprises(
         sql.SQL(
             "SELECT e.id, r.code, r.name FROM registry.enterprise e"
             " JOIN registry.region r ON r.id = e.region_id WHERE {}"
-        ).format(sql.SQL(" AND ").join(sql.SQL("({})").format(w) for w in where)),
+        ).format(and_all(where)),
         args,
     ).fetchall()
     return {int(r[0]): (str(r[1]), str(r[2])) for r in rows}
@@ -410,33 +408,46 @@ def _pct(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
 
+#: The columns kpis_daily selects, in order.
+_KPI_KEYS = (
+    "day", "enterprise_id", "enterprise_name", "region_code", "region_name", "unit_id",
+    "unit_code", "unit_name", "alarms", "acked_30s", "handled_30min", "standing_over_24h",
+    "peak_10min", "by_priority", "by_type", "computed_at",
+)  # fmt: skip
+
+
+def _kpi(k: dict[str, Any]) -> KpiDaily:
+    """One row of hazard.kpi_daily (``_KPI_KEYS``) with the rates A19 derives from it."""
+    n = k["alarms"]
+    return KpiDaily(
+        **k
+        | {
+            "alarms_per_hour": round(n / 24.0, 2),
+            "acked_30s_pct": _pct(k["acked_30s"], n),
+            "handled_30min_pct": _pct(k["handled_30min"], n),
+            "by_priority": _counts(k["by_priority"]),
+            "by_type": _counts(k["by_type"]),
+        }
+    )
+
+
 @api.get("/api/v1/kpis/daily", query=KpiQuery, response=KpiDailyPage, tag="alarms",
          summary="Daily A19 alarm KPIs per enterprise or unit, for comparisons")  # fmt: skip
 def kpis_daily(ctx: Ctx, q: KpiQuery) -> KpiDailyPage:
     """The counting KPIs of A19 per local day (hazard.kpi_daily, computed at the enterprise or
     received from it): alarms, acknowledged within 30 s, handled within 30 min, standing over
     24 h, the 10-minute peak. Per enterprise by default; ``by=unit`` gives the unit rows."""
-    cond, params = ctx.scope.condition("k.enterprise_id")
-    where: list[sql.Composable] = [
-        cond,
+    where, args = scope_filter(ctx, "k.enterprise_id", q.region)
+    where += [
         sql.SQL("k.day BETWEEN %s AND %s"),
         sql.SQL("k.unit_id IS NULL" if q.by == "enterprise" else "k.unit_id IS NOT NULL"),
     ]
-    args: list[Any] = [*params, q.start, q.end]
-    if q.region is not None:
-        where.append(
-            sql.SQL(
-                "e.region_id IN (WITH RECURSIVE d AS (SELECT id FROM registry.region"
-                " WHERE code = %s UNION ALL SELECT c.id FROM registry.region c JOIN d"
-                " ON c.parent_id = d.id) SELECT id FROM d)"
-            )
-        )
-        args.append(q.region)
+    args += [q.start, q.end]
     for column, value in (("enterprise_id", q.enterprise_id), ("unit_id", q.unit_id)):
         if value is not None:
             where.append(sql.SQL("{} = %s").format(sql.Identifier("k", column)))
             args.append(value)
-    filt = sql.SQL(" AND ").join(sql.SQL("({})").format(w) for w in where)
+    filt = and_all(where)
     source = sql.SQL(
         " FROM hazard.kpi_daily k JOIN registry.enterprise e ON e.id = k.enterprise_id"
         " JOIN registry.region r ON r.id = e.region_id"
@@ -447,8 +458,10 @@ def kpis_daily(ctx: Ctx, q: KpiQuery) -> KpiDailyPage:
         if q.order == "day"
         else "k.alarms DESC, k.day DESC, e.name, u.code NULLS FIRST"
     )
-    total = ctx.conn.execute(sql.SQL("SELECT count(*)") + source + filt, args).fetchone()
-    rows = ctx.conn.execute(
+    total, rows = fetch_page(
+        ctx,
+        q,
+        sql.SQL("SELECT count(*)") + source + filt,
         sql.SQL(
             "SELECT k.day, e.id, e.name, r.code, r.name, k.unit_id, u.code, u.name, k.alarms,"
             " k.acked_30s, k.handled_30min, k.standing_over_24h, k.peak_10min, k.by_priority,"
@@ -456,38 +469,15 @@ def kpis_daily(ctx: Ctx, q: KpiQuery) -> KpiDailyPage:
         )
         + source
         + filt
-        + sql.SQL(" ORDER BY {} LIMIT %s OFFSET %s").format(order),
-        [*args, q.per_page, q.offset],
-    ).fetchall()
-    items = [
-        KpiDaily(
-            day=r[0],
-            enterprise_id=r[1],
-            enterprise_name=r[2],
-            region_code=r[3],
-            region_name=r[4],
-            unit_id=r[5],
-            unit_code=r[6],
-            unit_name=r[7],
-            alarms=r[8],
-            alarms_per_hour=round(r[8] / 24.0, 2),
-            acked_30s=r[9],
-            acked_30s_pct=_pct(r[9], r[8]),
-            handled_30min=r[10],
-            handled_30min_pct=_pct(r[10], r[8]),
-            standing_over_24h=r[11],
-            peak_10min=r[12],
-            by_priority=_counts(r[13]),
-            by_type=_counts(r[14]),
-            computed_at=r[15],
-        )
-        for r in rows
-    ]
+        + sql.SQL(" ORDER BY {}").format(order),
+        args,
+    )
+    items = [_kpi(dict(zip(_KPI_KEYS, r, strict=True))) for r in rows]
     assert q.start is not None and q.end is not None  # set by the validator
     return KpiDailyPage(
         page=q.page,
         per_page=q.per_page,
-        total=int(total[0]) if total else 0,
+        total=total,
         **{"from": q.start, "to": q.end},
         items=items,
     )
@@ -530,6 +520,13 @@ class HazardousProcessPage(PageInfo):
     items: list[HazardousProcess]
 
 
+#: The columns hazardous_processes selects, in order (parameters: a JSON list of objects).
+_PROCESS_KEYS = (
+    "id", "name", "name_en", "batch", "source", "control_requirements", "control_methods",
+    "checked_against", "parameters",
+)  # fmt: skip
+
+
 @api.get("/api/v1/processes", query=ProcessQuery, response=HazardousProcessPage,
          tag="registers",
          summary="The 18 supervised hazardous processes and their key parameters")  # fmt: skip
@@ -539,35 +536,22 @@ def hazardous_processes(ctx: Ctx, q: ProcessQuery) -> HazardousProcessPage:
     requirements and recommended control methods where entered. The same for every region."""
     where = sql.SQL("TRUE" if q.batch is None else "p.batch = %s")
     args: list[Any] = [] if q.batch is None else [q.batch]
-    total = ctx.conn.execute(
-        sql.SQL("SELECT count(*) FROM registry.hazardous_process p WHERE {}").format(where), args
-    ).fetchone()
-    rows = ctx.conn.execute(
+    total, rows = fetch_page(
+        ctx,
+        q,
+        sql.SQL("SELECT count(*) FROM registry.hazardous_process p WHERE {}").format(where),
         sql.SQL(
             "SELECT p.id, p.name, p.name_en, p.batch, p.source, p.control_requirements,"
             " p.control_methods, p.checked_against, coalesce((SELECT json_agg(json_build_object("
             "'id', pp.id, 'ord', pp.ord, 'name', pp.name) ORDER BY pp.ord, pp.id)"
             " FROM registry.process_parameter pp WHERE pp.process_id = p.id), '[]')"
-            " FROM registry.hazardous_process p WHERE {} ORDER BY p.id LIMIT %s OFFSET %s"
+            " FROM registry.hazardous_process p WHERE {} ORDER BY p.id"
         ).format(where),
-        [*args, q.per_page, q.offset],
-    ).fetchall()
+        args,
+    )
     return HazardousProcessPage(
         page=q.page,
         per_page=q.per_page,
-        total=int(total[0]) if total else 0,
-        items=[
-            HazardousProcess(
-                id=r[0],
-                name=r[1],
-                name_en=r[2],
-                batch=r[3],
-                source=r[4],
-                control_requirements=r[5],
-                control_methods=r[6],
-                checked_against=r[7],
-                parameters=[ProcessParameter(**p) for p in r[8]],
-            )
-            for r in rows
-        ],
+        total=total,
+        items=as_models(HazardousProcess, rows, _PROCESS_KEYS),
     )

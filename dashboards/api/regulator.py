@@ -16,7 +16,7 @@ city is neither listed, counted, nor found by id.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from psycopg import sql
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
@@ -32,7 +32,10 @@ api = Api(
 
 #: Free text from a query string: printable, bounded (NUL bytes cannot reach PostgreSQL).
 Text = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$")]
+#: A region code (GB/T 2260, six digits), as the ``region`` filter of every endpoint takes it.
+RegionCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
 MAX_WINDOW = timedelta(days=366)
+M = TypeVar("M", bound=BaseModel)
 
 
 class Paged(QueryModel):
@@ -68,6 +71,72 @@ class PageInfo(BaseModel):
     page: int
     per_page: int
     total: int
+
+
+def region_filter(column: str) -> sql.Composable:
+    """``column`` (a region id) is the region of code %s or below it; the caller passes the
+    code as the next argument, and ANDs this with the scope (a region outside the token's
+    scope then matches nothing: no widening).
+
+        where.append(region_filter("e.region_id")); args.append(q.region)
+    """
+    return sql.SQL(
+        "{} IN (WITH RECURSIVE d AS (SELECT id FROM registry.region WHERE code = %s"
+        " UNION ALL SELECT c.id FROM registry.region c JOIN d ON c.parent_id = d.id)"
+        " SELECT id FROM d)"
+    ).format(sql.SQL(column))
+
+
+def scope_filter(
+    ctx: Ctx, column: str, region: str | None = None
+) -> tuple[list[sql.Composable], list[Any]]:
+    """The start of an endpoint's WHERE: the token's scope on ``column`` (an enterprise id)
+    and, given a ``region`` code, the enterprise ``e`` in that region or below it. Append
+    further conditions and their arguments, then ``and_all(where)``.
+
+        where, args = scope_filter(ctx, "e.id", q.region)
+    """
+    cond, params = ctx.scope.condition(column)
+    where: list[sql.Composable] = [cond]
+    args: list[Any] = [*params]
+    if region:
+        where.append(region_filter("e.region_id"))
+        args.append(region)
+    return where, args
+
+
+def as_models(model: type[M], rows: list[tuple[Any, ...]], keys: tuple[str, ...] = ()) -> list[M]:
+    """Rows as ``model`` instances, the columns named by ``keys`` (default: the model's
+    fields, in order): ``as_models(AlarmEvent, rows)``."""
+    names = keys or tuple(model.model_fields)
+    return [model(**dict(zip(names, r, strict=True))) for r in rows]
+
+
+def fetch_page(
+    ctx: Ctx,
+    q: Paged,
+    count: sql.Composable,
+    rows: sql.Composable,
+    args: list[Any],
+    row_args: list[Any] | None = None,
+) -> tuple[int, list[tuple[Any, ...]]]:
+    """The total of ``count`` (a ``SELECT count(*)`` with ``args``) and page ``q`` of ``rows``
+    (ending in its ORDER BY; LIMIT and OFFSET are added) with ``row_args`` (default: ``args``).
+
+        total, found = fetch_page(ctx, q, count, rows, args)
+        return FreshnessPage(page=q.page, per_page=q.per_page, total=total, items=...)
+    """
+    total = ctx.conn.execute(count, args).fetchone()
+    found = ctx.conn.execute(
+        rows + sql.SQL(" LIMIT %s OFFSET %s"),
+        [*(args if row_args is None else row_args), q.per_page, q.offset],
+    ).fetchall()
+    return (int(total[0]) if total else 0), found
+
+
+def and_all(parts: list[sql.Composable]) -> sql.Composable:
+    """The conditions joined by AND, each in parentheses: ``(a) AND (b)``."""
+    return sql.SQL(" AND ").join(sql.SQL("({})").format(p) for p in parts)
 
 
 # -- regions --------------------------------------------------------------------------------
@@ -136,7 +205,7 @@ def _top_region(ctx: Ctx) -> int | None:
 
 class EnterpriseQuery(Paged):
     q: Text | None = Field(None, description="Part of the enterprise name.")
-    region: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = Field(
+    region: RegionCode | None = Field(
         None, description="Region code (GB/T 2260, six digits): that region and below."
     )
     major_hazard_level: int | None = Field(None, ge=1, le=4, description="1 = most severe.")
@@ -178,40 +247,29 @@ def _like(text: str) -> str:
          tag="enterprises", summary="Enterprises in scope with alarms and freshness")  # fmt: skip
 def enterprises(ctx: Ctx, q: EnterpriseQuery) -> EnterprisePage:
     """Enterprises of the token's region and below, filtered, ordered by name."""
-    cond, params = ctx.scope.condition("e.id")
-    where = [cond]
-    args: list[Any] = [*params]
+    where, args = scope_filter(ctx, "e.id", q.region)
     if q.q:
         where.append(sql.SQL("e.name ILIKE %s"))
         args.append(_like(q.q))
-    if q.region:
-        where.append(
-            sql.SQL(
-                "e.region_id IN (WITH RECURSIVE d AS (SELECT id FROM registry.region"
-                " WHERE code = %s UNION ALL SELECT c.id FROM registry.region c JOIN d"
-                " ON c.parent_id = d.id) SELECT id FROM d)"
-            )
-        )
-        args.append(q.region)
     if q.major_hazard_level is not None:
         where.append(sql.SQL("e.major_hazard_level = %s"))
         args.append(q.major_hazard_level)
-    filt = sql.SQL(" AND ").join(sql.SQL("({})").format(w) for w in where)
-    total = ctx.conn.execute(
-        sql.SQL("SELECT count(*) FROM registry.enterprise e WHERE {}").format(filt), args
-    ).fetchone()
-    rows = ctx.conn.execute(
+    filt = and_all(where)
+    total, rows = fetch_page(
+        ctx,
+        q,
+        sql.SQL("SELECT count(*) FROM registry.enterprise e WHERE {}").format(filt),
         sql.SQL(
             "SELECT {} FROM registry.enterprise e JOIN registry.region r ON r.id = e.region_id"
-            " WHERE {} ORDER BY e.name, e.id LIMIT %s OFFSET %s"
+            " WHERE {} ORDER BY e.name, e.id"
         ).format(_ENTERPRISE_COLS, filt),
-        [*args, q.per_page, q.offset],
-    ).fetchall()
+        args,
+    )
     return EnterprisePage(
         page=q.page,
         per_page=q.per_page,
-        total=int(total[0]) if total else 0,
-        items=[Enterprise(**dict(zip(_ENTERPRISE_KEYS, r, strict=True))) for r in rows],
+        total=total,
+        items=as_models(Enterprise, rows, _ENTERPRISE_KEYS),
     )
 
 
@@ -316,7 +374,7 @@ def _alarm_filter(ctx: Ctx, q: AlarmQuery) -> tuple[sql.Composable, list[Any]]:
             table = "t" if column == "enterprise_id" else "a"
             where.append(sql.SQL("{} = %s").format(sql.Identifier(table, column)))
             args.append(value)
-    return sql.SQL(" AND ").join(sql.SQL("({})").format(w) for w in where), args
+    return and_all(where), args
 
 
 @api.get("/api/v1/alarms/events", query=AlarmQuery, response=AlarmPage, tag="alarms",
@@ -324,29 +382,24 @@ def _alarm_filter(ctx: Ctx, q: AlarmQuery) -> tuple[sql.Composable, list[Any]]:
 def alarm_events(ctx: Ctx, q: AlarmQuery) -> AlarmPage:
     """Alarm events of the window (default: the last 24 hours). Operator names are left out."""
     filt, args = _alarm_filter(ctx, q)
-    total = ctx.conn.execute(
+    total, rows = fetch_page(
+        ctx,
+        q,
         sql.SQL(
             "SELECT count(*) FROM alarm.event a JOIN registry.tag t ON t.id = a.tag_id WHERE {}"
         ).format(filt),
-        args,
-    ).fetchone()
-    rows = ctx.conn.execute(
         sql.SQL(
             "SELECT a.time, e.id, e.name, u.code, t.name, a.kind, a.condition, a.priority,"
             " a.category, a.limit_value, a.value, a.message FROM alarm.event a"
             " JOIN registry.tag t ON t.id = a.tag_id"
             " JOIN registry.enterprise e ON e.id = t.enterprise_id"
             " LEFT JOIN registry.unit u ON u.id = t.unit_id"
-            " WHERE {} ORDER BY a.time DESC, t.name LIMIT %s OFFSET %s"
+            " WHERE {} ORDER BY a.time DESC, t.name"
         ).format(filt),
-        [*args, q.per_page, q.offset],
-    ).fetchall()
-    keys = tuple(AlarmEvent.model_fields)
+        args,
+    )
     return AlarmPage(
-        page=q.page,
-        per_page=q.per_page,
-        total=int(total[0]) if total else 0,
-        items=[AlarmEvent(**dict(zip(keys, r, strict=True))) for r in rows],
+        page=q.page, per_page=q.per_page, total=total, items=as_models(AlarmEvent, rows)
     )
 
 
@@ -394,6 +447,20 @@ def alarm_stats(ctx: Ctx, q: StatsQuery) -> AlarmStats:
         " JOIN registry.region r ON r.id = e.region_id"
         " WHERE {filt} GROUP BY 1, 2) "
     ).format(key=key, name=name, filt=filt)
+    fields, alarms = ranking(ctx, groups, args, q, q.group_by)
+    return AlarmStats(**fields, alarms=alarms)
+
+
+def ranking(
+    ctx: Ctx, groups: sql.Composable, args: list[Any], q: Windowed, group_by: str
+) -> tuple[dict[str, Any], int]:
+    """Page ``q`` of a ranking: ``groups`` is a ``WITH g AS (SELECT key, name, n ...)``
+    prefix; largest ``n`` first (rank 1). Answers the page's fields (page, per_page, total
+    groups, from, to, group_by, items) and the sum of ``n`` over all groups.
+
+        fields, alarms = ranking(ctx, groups, args, q, q.group_by)
+        return AlarmStats(**fields, alarms=alarms)
+    """
     rows = ctx.conn.execute(
         groups + sql.SQL("SELECT key, name, n FROM g ORDER BY n DESC, name LIMIT %s OFFSET %s"),
         [*args, q.per_page, q.offset],
@@ -402,18 +469,19 @@ def alarm_stats(ctx: Ctx, q: StatsQuery) -> AlarmStats:
         groups + sql.SQL("SELECT coalesce(sum(n), 0), count(*) FROM g"), args
     ).fetchone()
     assert totals is not None
-    return AlarmStats(
-        page=q.page,
-        per_page=q.per_page,
-        total=int(totals[1]),
-        **{"from": q.start, "to": q.end},
-        group_by=q.group_by,
-        alarms=int(totals[0]),
-        items=[
+    fields = {
+        "page": q.page,
+        "per_page": q.per_page,
+        "total": int(totals[1]),
+        "from": q.start,
+        "to": q.end,
+        "group_by": group_by,
+        "items": [
             Ranked(rank=q.offset + i + 1, key=str(r[0]), name=str(r[1]), count=int(r[2]))
             for i, r in enumerate(rows)
         ],
-    )
+    }
+    return fields, int(totals[0])
 
 
 # -- freshness ------------------------------------------------------------------------------
@@ -445,10 +513,10 @@ class FreshnessPage(PageInfo):
 def freshness(ctx: Ctx, q: FreshnessQuery) -> FreshnessPage:
     """For each enterprise in scope: its tags, how many reported recently, the newest value."""
     cond, params = ctx.scope.condition("e.id")
-    total = ctx.conn.execute(
-        sql.SQL("SELECT count(*) FROM registry.enterprise e WHERE {}").format(cond), params
-    ).fetchone()
-    rows = ctx.conn.execute(
+    total, rows = fetch_page(
+        ctx,
+        q,
+        sql.SQL("SELECT count(*) FROM registry.enterprise e WHERE {}").format(cond),
         sql.SQL(
             "SELECT e.id, e.name, f.tags, f.fresh, f.last"
             " FROM registry.enterprise e CROSS JOIN LATERAL ("
@@ -457,10 +525,11 @@ def freshness(ctx: Ctx, q: FreshnessQuery) -> FreshnessPage:
             "    SELECT max(s.time) AS last FROM ts.sample s WHERE s.tag_id = t.id"
             "    AND s.time > now() - make_interval(mins => %s)) l ON TRUE"
             "  WHERE t.enterprise_id = e.id) f"
-            " WHERE {} ORDER BY e.name, e.id LIMIT %s OFFSET %s"
+            " WHERE {} ORDER BY e.name, e.id"
         ).format(cond),
-        [q.within_minutes, *params, q.per_page, q.offset],
-    ).fetchall()
+        params,
+        [q.within_minutes, *params],
+    )
     items = [
         Freshness(
             enterprise_id=r[0],
@@ -472,6 +541,4 @@ def freshness(ctx: Ctx, q: FreshnessQuery) -> FreshnessPage:
         )
         for r in rows
     ]
-    return FreshnessPage(
-        page=q.page, per_page=q.per_page, total=int(total[0]) if total else 0, items=items
-    )
+    return FreshnessPage(page=q.page, per_page=q.per_page, total=total, items=items)

@@ -37,6 +37,7 @@ from dashboards.auth import Scope
 from dashboards.components.basic import stat_card, table
 from dashboards.i18n import DISPLAY_TZ
 from dashboards.layout import forbidden, register_page
+from dashboards.page_guard import page_user
 
 PATH = "/alarms/kpi"
 RECORD_PATH = "/alarms/record"
@@ -535,11 +536,9 @@ def load_records_active(
 
 
 def layout(**query: Any) -> html.Div:
-    user = auth.current_user()
-    if user is None:
-        return html.Div()
-    if user.role not in ROLES:
-        return forbidden()
+    user = page_user(ROLES)
+    if isinstance(user, html.Div):
+        return user
     t = t_
     ent = _int(query.get("enterprise")) or user.enterprise_id
     with auth.db_pool().connection() as conn:

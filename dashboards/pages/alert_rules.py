@@ -21,7 +21,13 @@ from psycopg.rows import dict_row
 
 from dashboards import alert_ui as ui
 from dashboards import auth, i18n
-from dashboards.alert_editor import ConfigEditor, code_and_name, code_is_free, stored_form
+from dashboards.alert_editor import (
+    ConfigEditor,
+    code_and_name,
+    code_is_free,
+    levels_field,
+    stored_form,
+)
 from dashboards.components.basic import table
 from dashboards.layout import forbidden, register_page
 from dashboards.panels import queries
@@ -148,10 +154,6 @@ i18n.register(
 
 def _opt(prefix: str, values: tuple[str, ...]) -> list[dict[str, str]]:
     return [{"label": i18n.t(f"{prefix}.{v}"), "value": v} for v in values]
-
-
-def _plain(values: tuple[str, ...]) -> list[dict[str, str]]:
-    return [{"label": v, "value": v} for v in values]
 
 
 # -- data -------------------------------------------------------------------------------------
@@ -359,51 +361,8 @@ def _fields() -> list[Any]:
         ),
         ui.field(P, "labels", t("rules.f.labels"), ui.text_input(P, "labels"), wide=True),
         ui.field(P, "enabled", t("ac.enabled"), ui.checkbox(P, "enabled", t("ac.enabled"))),
+        levels_field(P, LEVELS, (">", ">=", "<", "<="), keys="rules.f", row_id="rule-level"),
     ]
-    ops = _plain((">", ">=", "<", "<="))
-    rows = []
-    for name in LEVELS:
-        pre = f"levels.{name}"
-        rows.append(
-            html.Div(
-                className="af-level-row",
-                id=f"rule-level-{name}",
-                children=[
-                    ui.field(
-                        P, f"{pre}.on", "", ui.checkbox(P, f"{pre}.on", t(f"alerts.level.{name}"))
-                    ),
-                    ui.field(
-                        P,
-                        f"{pre}.op",
-                        t("rules.f.op"),
-                        ui.dropdown(P, f"{pre}.op", ops, clearable=False),
-                    ),
-                    ui.field(
-                        P,
-                        f"{pre}.value",
-                        t("rules.f.value"),
-                        ui.text_input(P, f"{pre}.value", type="number"),
-                    ),
-                    ui.field(
-                        P,
-                        f"{pre}.clear",
-                        t("rules.f.clear"),
-                        ui.text_input(P, f"{pre}.clear", type="number"),
-                    ),
-                ],
-            )
-        )
-    fields.append(
-        html.Div(
-            className="af-levels af-wide",
-            id={"type": f"{P}-wrap", "f": "levels"},
-            children=[
-                html.Label(t("rules.f.levels"), className="af-label"),
-                *rows,
-                html.Div(className="af-err", id={"type": f"{P}-err", "f": "levels"}),
-            ],
-        )
-    )
     return fields
 
 

@@ -18,6 +18,7 @@ from dash import dcc, html
 from dashboards import auth, i18n
 from dashboards.components.basic import stat_card, table
 from dashboards.layout import register_page
+from dashboards.page_guard import page_user
 from workflows.hazard_units import UnitView, load_units
 
 PATH = "/hazard"
@@ -268,13 +269,9 @@ def content(units: list[UnitView], controls: Controls | None = None) -> list[Any
 
 
 def layout(enterprise: str | None = None, **_query: Any) -> html.Div:
-    user = auth.current_user()
-    if user is None:
-        return html.Div()
-    if user.role not in ROLES:
-        from dashboards.layout import forbidden
-
-        return forbidden()
+    user = page_user(ROLES)
+    if isinstance(user, html.Div):
+        return user
     t = i18n.t
     title = html.H1(t("hz.title"), id="page-title")
     with auth.db_pool().connection() as conn:

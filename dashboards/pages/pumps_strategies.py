@@ -29,6 +29,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html
 from analytics.vibration import strategies as st
 from dashboards import alert_ui as ui
 from dashboards import auth, i18n
+from dashboards.alert_editor import levels_field
 from dashboards.callback_args import actor_of, fired, message
 from dashboards.components.basic import table
 from dashboards.layout import forbidden, register_page
@@ -448,51 +449,8 @@ def _fields(pumps: list[dict[str, Any]]) -> list[Any]:
             ),
         ),
         f("enabled", ui.checkbox(P, "enabled", t("pstr.f.enabled"))),
+        levels_field(P, st.LEVELS, (">=", ">", "<=", "<"), keys="pstr.f", row_id=f"{P}-level"),
     ]
-    ops = [{"label": o, "value": o} for o in (">=", ">", "<=", "<")]
-    rows = []
-    for level in st.LEVELS:
-        pre = f"levels.{level}"
-        rows.append(
-            html.Div(
-                className="af-level-row",
-                id=f"{P}-level-{level}",
-                children=[
-                    ui.field(
-                        P, f"{pre}.on", "", ui.checkbox(P, f"{pre}.on", t(f"alerts.level.{level}"))
-                    ),
-                    ui.field(
-                        P,
-                        f"{pre}.op",
-                        t("pstr.f.op"),
-                        ui.dropdown(P, f"{pre}.op", ops, clearable=False),
-                    ),
-                    ui.field(
-                        P,
-                        f"{pre}.value",
-                        t("pstr.f.value"),
-                        ui.text_input(P, f"{pre}.value", type="number"),
-                    ),
-                    ui.field(
-                        P,
-                        f"{pre}.clear",
-                        t("pstr.f.clear"),
-                        ui.text_input(P, f"{pre}.clear", type="number"),
-                    ),
-                ],
-            )
-        )
-    fields.append(
-        html.Div(
-            className="af-levels af-wide",
-            id={"type": f"{P}-wrap", "f": "levels"},
-            children=[
-                html.Label(t("pstr.f.levels"), className="af-label"),
-                *rows,
-                html.Div(className="af-err", id={"type": f"{P}-err", "f": "levels"}),
-            ],
-        )
-    )
     return fields
 
 

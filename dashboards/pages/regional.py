@@ -29,6 +29,7 @@ from dashboards.api import regulator as api
 from dashboards.api.spec import Ctx, QueryModel
 from dashboards.components.basic import stat_card, table
 from dashboards.layout import register_page
+from dashboards.page_guard import page_user
 
 ROLES = frozenset({"admin", "engineer", "regulator"})
 WINDOWS = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -440,13 +441,9 @@ def content(window: str) -> html.Div:
 
 
 def layout(**_query: Any) -> html.Div:
-    user = auth.current_user()
-    if user is None:
-        return html.Div()
-    if user.role not in ROLES:
-        from dashboards.layout import forbidden
-
-        return forbidden()
+    user = page_user(ROLES)
+    if isinstance(user, html.Div):
+        return user
     t = i18n.t
     return html.Div(
         [
@@ -470,13 +467,9 @@ def layout(**_query: Any) -> html.Div:
 
 def enterprise_layout(id: str | None = None, **_query: Any) -> html.Div:
     """One enterprise, read-only: what the API's detail and events answer, for people."""
-    user = auth.current_user()
-    if user is None:
-        return html.Div()
-    if user.role not in ROLES:
-        from dashboards.layout import forbidden
-
-        return forbidden()
+    user = page_user(ROLES)
+    if isinstance(user, html.Div):
+        return user
     t = i18n.t
     missing = html.Div(
         [

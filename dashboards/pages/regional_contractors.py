@@ -29,7 +29,8 @@ from dashboards.api import regulator
 from dashboards.api.spec import Ctx
 from dashboards.components.basic import stat_card
 from dashboards.components.grid import ZH_GRID_TEXT
-from dashboards.layout import forbidden, register_page
+from dashboards.layout import register_page
+from dashboards.page_guard import page_user
 from workflows.contractors.summary_feed import AVERAGE, FIGURES, TZ
 
 PATH: Final = "/regional/contractors"
@@ -270,11 +271,9 @@ def content(start: date, end: date, region: str | None, figure: str) -> html.Div
 
 
 def layout(**query: Any) -> html.Div:
-    user = auth.current_user()
-    if user is None:
-        return html.Div()
-    if user.role not in ROLES:
-        return forbidden()
+    user = page_user(ROLES)
+    if isinstance(user, html.Div):
+        return user
     t = i18n.t
     today = datetime.now(TZ).date()
     end = _day(query.get("to"), today)

@@ -17,7 +17,8 @@ from dash import dcc, html
 from flask import Response, abort, request
 
 from dashboards import auth, i18n
-from dashboards.layout import forbidden, register_page
+from dashboards.layout import register_page
+from dashboards.page_guard import page_user
 from workflows import regional_reports as rr
 
 PATH = "/regional/reports"
@@ -79,11 +80,9 @@ def pdf_view(kind: str) -> Response:
 
 
 def layout(kind: str | None = None, date: str | None = None, **_q: Any) -> html.Div:
-    user = auth.current_user()
-    if user is None:
-        return html.Div()
-    if user.role not in ROLES:
-        return forbidden()
+    user = page_user(ROLES)
+    if isinstance(user, html.Div):
+        return user
     t = i18n.t
     kind = kind if kind in rr.KINDS else "daily"
     try:

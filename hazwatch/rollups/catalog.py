@@ -82,7 +82,9 @@ ALARM_10M = Rollup(
 ALARM_1H = ALARM_10M.level("alarm.record_1h", timedelta(hours=1))
 ALARM_1D = ALARM_1H.level("alarm.record_1d", timedelta(days=1))
 
-ROLLUPS: tuple[Rollup, ...] = (SAMPLE_1M, SAMPLE_1H, SAMPLE_1D, ALARM_10M, ALARM_1H, ALARM_1D)
+#: The alarm-record levels, finest first (the order a refresh must run in).
+ALARM_ROLLUPS: tuple[Rollup, ...] = (ALARM_10M, ALARM_1H, ALARM_1D)
+ROLLUPS: tuple[Rollup, ...] = (SAMPLE_1M, SAMPLE_1H, SAMPLE_1D, *ALARM_ROLLUPS)
 
 
 def by_name(name: str) -> Rollup:

@@ -180,3 +180,28 @@ def post_callback(driver: WebDriver, body: dict[str, Any]) -> tuple[int, str]:
     if status == 200 and text:
         text = json.dumps(json.loads(text), ensure_ascii=False)
     return status, text
+
+
+def forged_delete(driver: WebDriver, prefix: str, record: int) -> tuple[int, str]:
+    """POST editor ``prefix``'s write callback as the signed-in user, as if its delete button
+    (``{prefix}-delete``) had been clicked on record ``record`` (held in ``{prefix}-id``) with
+    the reason "forged": how a role shown no such button is checked to be refused anyway.
+    ``forged_delete(browser, "rule", rid)`` -> (HTTP status, answer), as ``post_callback``."""
+    clicked = f"{prefix}-delete"
+    dep = dependency(driver, clicked)
+    body = {
+        "output": dep["output"],
+        "outputs": outputs_of(dep),
+        # Every input of the callback in the app's order; only the delete button was clicked.
+        "inputs": [
+            {"id": i["id"], "property": i["property"], "value": 1 if i["id"] == clicked else None}
+            for i in dep["inputs"]
+        ],
+        "changedPropIds": [f"{clicked}.n_clicks"],
+        "state": [
+            [],
+            {"id": f"{prefix}-id", "property": "data", "value": record},
+            {"id": f"{prefix}-reason", "property": "value", "value": "forged"},
+        ],
+    }
+    return post_callback(driver, body)

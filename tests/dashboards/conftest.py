@@ -4,16 +4,19 @@ users made with ``hazwatch.auth.create_user``."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -21,7 +24,8 @@ import pytest
 from analytics.vibration.diagnosis import store_dir
 from hazwatch.auth import create_user
 from hazwatch.registers import Actor
-from tests.conftest import REPO, find_free_port
+from hazwatch.tokens import create_token
+from tests.conftest import REPO, find_free_port, make_enterprise
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -119,3 +123,37 @@ def make_user(db_url: str) -> Callable[..., str]:
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+def api_get(url: str, token: str | None, **params: Any) -> tuple[int, dict[str, Any]]:
+    """GET a REST endpoint as ``token`` (none: anonymous) -> (status, decoded JSON body),
+    error answers included: ``api_get(web_url + "/api/v1/enterprises", token, q="x")``."""
+    query = "?" + urllib.parse.urlencode(params) if params else ""
+    req = urllib.request.Request(url + query)  # noqa: S310 (127.0.0.1)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def two_cities(conn: psycopg.Connection, label: str) -> dict[str, Any]:
+    """The region-scoping setup of the API tests (R8): enterprises ``ty1`` and ``ty2`` in
+    太原市 and ``dt`` in 大同市, named ``{label}-{tag}-…`` (``tag`` is fresh, so a search for
+    it finds this module's enterprises only), and a regulator token of each city::
+
+        world = two_cities(conn, "风险API")  # keys tag, ty1, ty1_name, ty2, dt, dt_name,
+                                              # taiyuan, datong (the two tokens)
+    """
+    tag = uuid.uuid4().hex[:6]
+    ty1, ty1_name = make_enterprise(conn, f"{label}-{tag}-甲", "太原市")
+    ty2, _ = make_enterprise(conn, f"{label}-{tag}-乙", "太原市")
+    dt, dt_name = make_enterprise(conn, f"{label}-{tag}-丙", "大同市")
+    actor = Actor(None, "test")
+    return {
+        "tag": tag, "ty1": ty1, "ty1_name": ty1_name, "ty2": ty2, "dt": dt, "dt_name": dt_name,
+        "taiyuan": create_token(conn, actor, f"reg-ty-{tag}", "regulator", region="太原市"),
+        "datong": create_token(conn, actor, f"reg-dt-{tag}", "regulator", region="大同市"),
+    }  # fmt: skip

@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from analytics.alarms.build import build
-from hazwatch.rollups.catalog import ALARM_1D, ALARM_1H, ALARM_10M
+from hazwatch.rollups.catalog import ALARM_ROLLUPS
 from hazwatch.rollups.engine import refresh
 from tests.analytics.alarms.kpi_fixtures import make_plant, write_events
 from tests.dashboards.browser import assert_clean, patient, sign_in, wait_for
@@ -40,7 +40,7 @@ def test_kpi_page_shows_the_plant(
     build(conn)
     # Other tests of the session may have moved the rollups' watermark past yesterday: then
     # these records are late data, seen after the next refresh (the scheduler's job).
-    for rollup in (ALARM_10M, ALARM_1H, ALARM_1D):
+    for rollup in ALARM_ROLLUPS:
         refresh(conn, rollup)
 
     user = make_user("engineer")

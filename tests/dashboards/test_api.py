@@ -3,13 +3,8 @@ region in SQL, paging, validation, the OpenAPI document, and schemathesis fuzzin
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,31 +15,18 @@ import pytest
 from hazwatch import registers
 from hazwatch.registers import Actor
 from hazwatch.tokens import create_token
-from tests.conftest import make_enterprise
+from tests.dashboards.conftest import api_get as _get  # test_api_alerts imports it from here
+from tests.dashboards.conftest import two_cities
 
 ACTOR = Actor(None, "test")
-
-
-def _get(url: str, token: str | None, **params: Any) -> tuple[int, dict[str, Any]]:
-    query = "?" + urllib.parse.urlencode(params) if params else ""
-    req = urllib.request.Request(url + query)  # noqa: S310 (127.0.0.1)
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=20) as resp:  # noqa: S310
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 @pytest.fixture(scope="module")
 def world(db_url: str) -> dict[str, Any]:
     """Two enterprises in 太原市 with alarms, one in 大同市, and tokens for both cities."""
     with psycopg.connect(db_url, autocommit=True) as conn:
-        tag = uuid.uuid4().hex[:6]
-        ty1, ty1_name = make_enterprise(conn, f"太原API-{tag}-甲", "太原市")
-        ty2, _ = make_enterprise(conn, f"太原API-{tag}-乙", "太原市")
-        dt, dt_name = make_enterprise(conn, f"大同API-{tag}", "大同市")
+        world = two_cities(conn, "监管API")
+        tag, ty1, ty2, dt = world["tag"], world["ty1"], world["ty2"], world["dt"]
         now = datetime.now(UTC)
         for ent, n in ((ty1, 5), (ty2, 2), (dt, 7)):
             tid = registers.insert(conn, ACTOR, "tag", {"enterprise_id": ent, "name": f"TI-{tag}"})
@@ -58,13 +40,8 @@ def world(db_url: str) -> dict[str, Any]:
             conn.execute(
                 "INSERT INTO ts.sample (time, tag_id, value) VALUES (%s, %s, 1.0)", (now, tid)
             )
-        taiyuan = create_token(conn, ACTOR, f"reg-ty-{tag}", "regulator", region="太原市")
-        datong = create_token(conn, ACTOR, f"reg-dt-{tag}", "regulator", region="大同市")
         ingest = create_token(conn, ACTOR, f"ing-{tag}", "ingest", enterprise=str(ty1))
-    return {
-        "tag": tag, "ty1": ty1, "ty1_name": ty1_name, "ty2": ty2, "dt": dt,
-        "dt_name": dt_name, "taiyuan": taiyuan, "datong": datong, "ingest": ingest,
-    }  # fmt: skip
+    return world | {"ingest": ingest}
 
 
 def test_a_city_regulator_sees_its_city_only(web_url: str, world: dict[str, Any]) -> None:

@@ -7,11 +7,6 @@ The session database is shared: every assertion counts this module's own enterpr
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.parse
-import urllib.request
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -21,24 +16,12 @@ from psycopg.types.json import Jsonb
 
 from hazwatch import registers
 from hazwatch.registers import Actor
-from hazwatch.tokens import create_token
-from tests.conftest import make_enterprise
+from tests.dashboards.conftest import api_get as _get
+from tests.dashboards.conftest import two_cities
 from workflows import hazard_units as hu
 
 ACTOR = Actor(None, "test")
 TAIYUAN, DATONG = "140100", "140200"
-
-
-def _get(url: str, token: str | None, **params: Any) -> tuple[int, dict[str, Any]]:
-    query = "?" + urllib.parse.urlencode(params) if params else ""
-    req = urllib.request.Request(url + query)  # noqa: S310 (127.0.0.1)
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 def _unit(conn: psycopg.Connection, ent: int, code: str, kind: str = "unit") -> int:
@@ -105,10 +88,8 @@ def _kpi(conn: psycopg.Connection, day: date, ent: int, unit: int | None, alarms
 @pytest.fixture(scope="module")
 def world(db_url: str) -> dict[str, Any]:
     with psycopg.connect(db_url, autocommit=True) as conn:
-        tag = uuid.uuid4().hex[:6]
-        ty1, _ = make_enterprise(conn, f"风险API-{tag}-甲", "太原市")
-        ty2, _ = make_enterprise(conn, f"风险API-{tag}-乙", "太原市")
-        dt, _ = make_enterprise(conn, f"风险API-{tag}-大同", "大同市")
+        world = two_cities(conn, "风险API")
+        ty1, ty2, dt = world["ty1"], world["ty2"], world["dt"]
         ty1_units, dt_units = _plant(conn, ty1), _plant(conn, dt)
         # ty2: an azo unit in normal state, and a unit known only by the state it reported
         # from below (no points at this level).
@@ -132,12 +113,9 @@ def world(db_url: str) -> dict[str, Any]:
             _kpi(conn, day, ty2, None, 100 + i)
             _kpi(conn, day, dt, None, 7)
         _kpi(conn, today - timedelta(days=200), ty1, None, 1)
-        taiyuan = create_token(conn, ACTOR, f"haz-ty-{tag}", "regulator", region="太原市")
-        datong = create_token(conn, ACTOR, f"haz-dt-{tag}", "regulator", region="大同市")
-    return {
-        "ty1": ty1, "ty2": ty2, "dt": dt, "ty1_units": ty1_units, "dt_units": dt_units,
-        "r2": r2, "rx": rx, "since": since, "r1_since": r1_since, "days": days,
-        "taiyuan": taiyuan, "datong": datong,
+    return world | {
+        "ty1_units": ty1_units, "dt_units": dt_units, "r2": r2, "rx": rx, "since": since,
+        "r1_since": r1_since, "days": days,
     }  # fmt: skip
 
 

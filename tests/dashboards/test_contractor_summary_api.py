@@ -4,21 +4,17 @@ clear errors; counts only (no personal data of contractor workers)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 from typing import Any
 
 import psycopg
 import pytest
 
-from hazwatch.registers import Actor
-from hazwatch.tokens import create_token
-from tests.conftest import make_enterprise
-from tests.dashboards.test_api import _get
+from tests.dashboards.conftest import api_get as _get
+from tests.dashboards.conftest import two_cities
 from tests.workflows.contractors.site import credit_code
 from workflows.contractors import summary_feed as sf
 
-ACTOR = Actor(None, "test")
 #: Days no other test writes summaries for (the session database is shared).
 DAYS = [date(2025, 5, 1), date(2025, 5, 2), date(2025, 5, 3)]
 URL = "/api/v1/contractors/summary"
@@ -47,18 +43,11 @@ def store_days(
 @pytest.fixture(scope="module")
 def world(db_url: str) -> dict[str, Any]:
     with psycopg.connect(db_url, autocommit=True) as conn:
-        tag = uuid.uuid4().hex[:6]
-        ty1, _ = make_enterprise(conn, f"承包商API-{tag}-甲", "太原市")
-        ty2, _ = make_enterprise(conn, f"承包商API-{tag}-乙", "太原市")
-        dt, _ = make_enterprise(conn, f"承包商API-{tag}-丙", "大同市")
-        store_days(conn, ty1, DAYS, [1, 2, 3])
-        store_days(conn, ty2, DAYS, [0, 0, 7])
-        store_days(conn, dt, DAYS, [9, 9, 9])
-        return {
-            "ty1": ty1, "ty2": ty2, "dt": dt,
-            "taiyuan": create_token(conn, ACTOR, f"csum-ty-{tag}", "regulator", region="太原市"),
-            "datong": create_token(conn, ACTOR, f"csum-dt-{tag}", "regulator", region="大同市"),
-        }  # fmt: skip
+        world = two_cities(conn, "承包商API")
+        store_days(conn, world["ty1"], DAYS, [1, 2, 3])
+        store_days(conn, world["ty2"], DAYS, [0, 0, 7])
+        store_days(conn, world["dt"], DAYS, [9, 9, 9])
+    return world
 
 
 def _days(web_url: str, token: str, **params: Any) -> tuple[int, dict[str, Any]]:

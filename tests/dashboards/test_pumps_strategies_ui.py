@@ -21,11 +21,9 @@ from tests.analytics.vibration.pump_fixtures import ACTOR, make_pump_plant, minu
 from tests.dashboards.browser import (
     assert_clean,
     css_id,
-    dependency,
-    outputs_of,
+    forged_delete,
     patient,
     pick,
-    post_callback,
     sign_in,
     text_of,
     type_into,
@@ -252,27 +250,6 @@ def test_engineer_sets_up_a_graded_strategy_and_its_routing(
     assert_clean(browser)
 
 
-def _forged_delete(driver: WebDriver, sid: int) -> tuple[int, str]:
-    """POST the editor's write callback as the signed-in user, as if "delete" was clicked."""
-    dep = dependency(driver, "pstr-delete")
-    body = {
-        "output": dep["output"],
-        "outputs": outputs_of(dep),
-        "inputs": [
-            {"id": "pstr-save", "property": "n_clicks", "value": None},
-            {"id": "pstr-toggle", "property": "n_clicks", "value": None},
-            {"id": "pstr-delete", "property": "n_clicks", "value": 1},
-        ],
-        "changedPropIds": ["pstr-delete.n_clicks"],
-        "state": [
-            [],
-            {"id": "pstr-id", "property": "data", "value": sid},
-            {"id": "pstr-reason", "property": "value", "value": "forged"},
-        ],
-    }
-    return post_callback(driver, body)
-
-
 def test_operator_reads_and_a_forged_delete_is_refused(
     conn: psycopg.Connection,
     web_url: str,
@@ -318,7 +295,7 @@ def test_operator_reads_and_a_forged_delete_is_refused(
     route = css_id(level="alarm", type="pstr-route")
     assert "equipment" in text_of(browser, route)
     assert not browser.find_elements(By.ID, "pstr-r-save")
-    status, answer = _forged_delete(browser, sid)
+    status, answer = forged_delete(browser, "pstr", sid)
     assert status == 200 and "只能查看报警策略" in answer
     assert conn.execute(
         "SELECT count(*) FROM vib.alarm_strategy WHERE id = %s", (sid,)

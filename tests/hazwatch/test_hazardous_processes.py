@@ -1,5 +1,5 @@
 """The key-parameter lists of the supervised hazardous processes (R2) against the published
-texts (migration 0026, docs/hazard-monitoring.md "Process parameter lists: sources").
+texts (migrations 0026 and 0027, docs/hazard-monitoring.md "Process parameter lists: sources").
 
 The expected lists below split the text's sentences into one measurable quantity per row, in
 the text's order and wording (a subject named once for several quantities is repeated). The
@@ -10,6 +10,11 @@ quoted sentences come from published copies of 《首批重点监管的危险化
 - 2 电解（氯碱）: https://m.examw.com/aq/anli/fudao/917829
 - 4 硝化: http://www.5252w.com/huagongAnquan/zhongdiangongyi/zhongdiangongyi_read_KS.asp?nameid=4
 - 18 偶氮化: http://www.5252w.com/huagongAnquan/zhongdiangongyi/zhongdiangongyi_read_KS.asp?nameid=18
+- 12 胺基化 (0027): http://www.830687.com/exam/detail-5180368.html (list and 安全控制的基本要求),
+  same list at http://www.jantom.com.cn/x-gas_Article_11339623.html
+- 13 磺化 (0027): http://www.jantom.com.cn/x-gas_Article_11339631.html
+
+The 0027 copies are in traditional characters; the quotes below are their simplified form.
 """
 
 from __future__ import annotations
@@ -41,6 +46,16 @@ PUBLISHED: dict[int, tuple[str, list[str]]] = {
         "系统温度；塔釜杂质含量等。",
         ["硝化反应釜内温度", "硝化反应釜内搅拌速率", "硝化剂流量", "冷却水流量", "pH值",
          "硝化产物中杂质含量", "精馏分离系统温度", "塔釜杂质含量"],
+    ),
+    12: (
+        "(1)胺基化反应釜内温度、压力。(2)胺基化反应釜内搅拌速率。(3)物料流量。(4)反应物质的"
+        "配料比。(5)气相氧含量等。",
+        ["胺基化反应釜内温度", "胺基化反应釜内压力", "胺基化反应釜内搅拌速率", "物料流量",
+         "反应物质的配料比", "气相氧含量"],
+    ),
+    13: (
+        "磺化反应釜内温度；磺化反应釜内搅拌速率；磺化剂流量；冷却水流量。",
+        ["磺化反应釜内温度", "磺化反应釜内搅拌速率", "磺化剂流量", "冷却水流量"],
     ),
     18: (
         "(1)偶氮化反应釜内温度、压力、液位、pH。(2)偶氮化反应釜内搅拌速率。(3)肼流量。(4)反应"
@@ -92,8 +107,16 @@ def test_control_texts_and_unchecked_processes(conn: psycopg.Connection) -> None
     assert "开启氨水、稀碱液喷淋" in methods and methods.endswith("排至处理系统。")
     assert rows[18][0].startswith("(1)反应釜温度和压力的报警和联锁。")
     assert "惰性气体保护" in rows[18][0]
+    # 12 胺基化 (0027): the requirements in full, the methods cut off in every copy found.
+    req, methods, source = rows[12]
+    assert req.startswith("(1)反应釜温度和压力的报警和联锁。")
+    assert "(5)紧急送入惰性气体的系统。" in req
+    assert req.endswith("(8)可燃和有毒气体检测报警装置等。")
+    assert methods is None and source.startswith("http://www.830687.com/")
+    # 13 磺化 (0027): list checked, the copy's control texts masked and cut off.
+    assert rows[13][:2] == (None, None) and rows[13][2].startswith("http://www.jantom.com.cn/")
     # Not found in a readable copy: left as 0023 entered them, marked unchecked, no text.
-    for pid in (3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17):
+    for pid in (3, 5, 6, 7, 8, 9, 10, 11, 14, 15, 16, 17):
         assert rows[pid] == (None, None, None), pid
 
 
@@ -161,8 +184,71 @@ def test_the_risk_page_shows_the_control_texts(conn: psycopg.Connection) -> None
         return UnitView(1, 1, "甲", code, code, "unit", None, None, processes, [], state)
 
     controls = page.load_controls(conn)
-    assert set(controls) == {"光气及光气化工艺", "电解工艺（氯碱）", "偶氮化工艺"}
+    assert set(controls) == {"光气及光气化工艺", "电解工艺（氯碱）", "胺基化工艺", "偶氮化工艺"}
     tree = str(page.content([unit("P-1", ["光气及光气化工艺"]), unit("C-1", ["氯化工艺"])],
                             controls))  # fmt: skip
     assert tree.count("hz-controls") == 1
     assert "双电源供电" in tree and "启动通风排毒系统" in tree and "安全控制的基本要求" in tree
+
+
+def test_0027_renames_keep_points_and_fill_gaps(admin_url: str) -> None:
+    """0027 renames 胺基化/磺化 rows in place (a point keeps its row); a published quantity an
+    administrator had renamed away is added back; a control text already entered is kept."""
+    url = create_database(admin_url, "hw_params27")
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate(conn, SQL_DIR, target=26)
+            old = dict(
+                conn.execute(
+                    "SELECT name, id FROM registry.process_parameter WHERE process_id = 12"
+                ).fetchall()
+            )
+            region = conn.execute("SELECT id FROM registry.region LIMIT 1").fetchone()
+            assert region is not None
+            ent = conn.execute(
+                "INSERT INTO registry.enterprise (name, region_id) VALUES ('胺化迁移', %s)"
+                " RETURNING id",
+                (region[0],),
+            ).fetchone()[0]  # type: ignore[index]
+            unit = conn.execute(
+                "INSERT INTO registry.unit (enterprise_id, code, name) VALUES (%s, 'A-1', '胺化')"
+                " RETURNING id",
+                (ent,),
+            ).fetchone()[0]  # type: ignore[index]
+            tag = conn.execute(
+                "INSERT INTO registry.tag (enterprise_id, name) VALUES (%s, 'SI-AM-1')"
+                " RETURNING id",
+                (ent,),
+            ).fetchone()[0]  # type: ignore[index]
+            conn.execute(
+                "INSERT INTO registry.hazard_point (unit_id, tag_id, role, parameter_id)"
+                " VALUES (%s, %s, 'key_parameter', %s)",
+                (unit, tag, old["胺基化反应釜搅拌速率"]),
+            )
+            # An administrator renamed the 磺化 stirring row to a wording of their own and
+            # entered a requirements text for 磺化 by hand.
+            conn.execute(
+                "UPDATE registry.process_parameter SET name = '磺化釜搅拌电流'"
+                " WHERE process_id = 13 AND name = '磺化反应釜搅拌速率'"
+            )
+            conn.execute(
+                "UPDATE registry.hazardous_process SET control_requirements = '本厂补录'"
+                " WHERE id = 13"
+            )
+            migrate(conn, SQL_DIR, target=27)
+            point = conn.execute(
+                "SELECT pp.id, pp.name FROM registry.hazard_point h"
+                " JOIN registry.process_parameter pp ON pp.id = h.parameter_id WHERE h.tag_id = %s",
+                (tag,),
+            ).fetchone()
+            assert point == (old["胺基化反应釜搅拌速率"], "胺基化反应釜内搅拌速率")
+            assert _parameters(conn, 12) == PUBLISHED[12][1]
+            names = _parameters(conn, 13)
+            assert "磺化釜搅拌电流" in names and names.count("磺化反应釜内搅拌速率") == 1
+            row = conn.execute(
+                "SELECT control_requirements, checked_against FROM registry.hazardous_process"
+                " WHERE id = 13"
+            ).fetchone()
+            assert row is not None and row[0] == "本厂补录" and row[1].endswith("11339631.html")
+    finally:
+        drop_database(admin_url, url)

@@ -24,11 +24,9 @@ from tests.conftest import make_enterprise
 from tests.dashboards.browser import (
     assert_clean,
     css_id,
-    dependency,
-    outputs_of,
+    forged_delete,
     patient,
     pick,
-    post_callback,
     sign_in,
     text_of,
     type_into,
@@ -280,28 +278,6 @@ def test_channel_secret_is_never_shown_and_the_test_message_is_signed(
 # -- read-only roles --------------------------------------------------------------------------
 
 
-def _forged_delete(driver: WebDriver, rid: int) -> tuple[int, str]:
-    """POST the rule editor's write callback as the signed-in browser user, as if "delete"
-    had been clicked on rule ``rid``."""
-    dep = dependency(driver, "rule-delete")
-    body = {
-        "output": dep["output"],
-        "outputs": outputs_of(dep),
-        "inputs": [
-            {"id": "rule-save", "property": "n_clicks", "value": None},
-            {"id": "rule-delete", "property": "n_clicks", "value": 1},
-            {"id": "rule-toggle", "property": "n_clicks", "value": None},
-        ],
-        "changedPropIds": ["rule-delete.n_clicks"],
-        "state": [
-            [],
-            {"id": "rule-id", "property": "data", "value": rid},
-            {"id": "rule-reason", "property": "value", "value": "forged"},
-        ],
-    }
-    return post_callback(driver, body)
-
-
 def test_operator_sees_no_controls_and_a_forged_write_is_refused(
     web_url: str,  # noqa: F811
     browser: WebDriver,  # noqa: F811
@@ -347,7 +323,7 @@ def test_operator_sees_no_controls_and_a_forged_write_is_refused(
     wait_text(browser, "#rule-table", code)
     browser.save_screenshot(str(screenshots / "alert-rules-read-only.png"))
 
-    status, answer = _forged_delete(browser, rid)
+    status, answer = forged_delete(browser, "rule", rid)
     assert status == 200
     shown = json.loads(answer)["response"]["rule-msg"]["children"]["props"]
     assert shown["id"] == "rule-error" and "只能查看告警配置" in shown["children"]

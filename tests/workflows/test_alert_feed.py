@@ -20,12 +20,12 @@ from psycopg.rows import dict_row
 from analytics.vibration.strategies import evaluate_strategies, save_strategy, zone_levels
 from hazwatch import registers
 from hazwatch.registers import Actor
-from hazwatch.settings import Settings, load_settings
+from hazwatch.settings import load_settings
 from hazwatch.tokens import create_token
 from tests.analytics.vibration.pump_fixtures import minutes, write_overall
 from tests.conftest import run_cli
 from tests.workflows.alerting_servers import make_group, make_user
-from tests.workflows.test_upward import Instance, _drain, link, province  # noqa: F401 (fixtures)
+from tests.workflows.conftest import Instance, Link, drain
 from workflows import alert_config, alerting
 from workflows.upward import Pusher, retry_rejected
 
@@ -134,11 +134,10 @@ def _above(db_url: str, code: str) -> dict[str, dict[str, Any]]:
 
 def test_gas_and_pump_alerts_arrive_once_and_in_order_across_an_outage(
     conn: psycopg.Connection,
-    province: Instance,  # noqa: F811
-    link: tuple[Settings, Pusher, str, str],  # noqa: F811
+    province: Instance,
+    link: Link,
 ) -> None:
-    _, pusher, code, _ = link
-    ent = registers.resolve(conn, "enterprise", code)
+    pusher, code, ent = link.pusher, link.code, link.ent
     rule, tag = _gas_rule(conn, ent)
     pump, de = _pump(conn, ent)
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
@@ -160,7 +159,7 @@ def test_gas_and_pump_alerts_arrive_once_and_in_order_across_an_outage(
     assert first["fired_at"] is not None and first["priority"] == "emergency"
     assert not [k for k in items[1]["data"]["labels"] if k.endswith("_id")]  # local ids stay
     assert items[1]["data"]["unit_code"] == "U-P"
-    assert _drain(conn, pusher) == 2
+    assert drain(conn, pusher) == 2
     above = _above(province.db_url, code)
     assert above["gas"]["state"] == "firing" and above["pump"]["level"] == "warning"
     assert above["gas"]["source"] == "exchange" and above["gas"]["labels"]["source"] == "rule"
@@ -194,9 +193,9 @@ def test_gas_and_pump_alerts_arrive_once_and_in_order_across_an_outage(
     conn.execute("UPDATE exchange.outbox SET rejected_at = now() WHERE id = %s", (ack["id"],))
     province.start()
     conn.execute("UPDATE exchange.outbox SET next_attempt_at = now() WHERE sent_at IS NULL")
-    assert _drain(conn, pusher) == 5
+    assert drain(conn, pusher) == 5
     assert retry_rejected(conn, "alert") >= 1
-    assert _drain(conn, pusher) >= 1
+    assert drain(conn, pusher) >= 1
 
     above = _above(province.db_url, code)
     for category, local_id in (("gas", gas), ("pump", pump_alert)):
@@ -227,18 +226,17 @@ def test_gas_and_pump_alerts_arrive_once_and_in_order_across_an_outage(
 
 def test_received_alerts_are_not_escalated_above(
     conn: psycopg.Connection,
-    province: Instance,  # noqa: F811
-    link: tuple[Settings, Pusher, str, str],  # noqa: F811
+    province: Instance,
+    link: Link,
 ) -> None:
-    _, pusher, code, _ = link
-    ent = registers.resolve(conn, "enterprise", code)
+    pusher, code, ent = link.pusher, link.code, link.ent
     now = datetime.now(UTC).replace(microsecond=0)
     alerting.raise_external_alert(
         conn, "pump_health", f"GW-{uuid.uuid4().hex[:6]}:offline", "warning",
         {"device": "GW-1", "issue": "offline"}, "硬件自诊断：网关离线",
         priority="low", enterprise_id=ent, now=now,
     )  # fmt: skip
-    _drain(conn, pusher)
+    drain(conn, pusher)
     with psycopg.connect(province.db_url, autocommit=True) as up:
         (alert_id,) = up.execute(
             "SELECT a.id FROM workflow.alert a JOIN registry.enterprise e"
@@ -281,10 +279,9 @@ def test_received_alerts_are_not_escalated_above(
 
 def test_video_positioning_and_process_alarm_alerts_are_not_queued(
     conn: psycopg.Connection,
-    link: tuple[Settings, Pusher, str, str],  # noqa: F811
+    link: Link,
 ) -> None:
-    _, _, code, _ = link
-    ent = registers.resolve(conn, "enterprise", code)
+    code, ent = link.code, link.ent
     tag = uuid.uuid4().hex[:6]
     ids = {
         source: alerting.raise_external_alert(
@@ -322,7 +319,7 @@ def _enterprise_in(conn: psycopg.Connection, code: str, name: str, city: str) ->
 
 def test_a_city_token_is_refused_another_citys_alert_and_forwards_its_own(
     conn: psycopg.Connection,
-    province: Instance,  # noqa: F811
+    province: Instance,
     tmp_path: Path,
 ) -> None:
     """The province's link from the 太原市 instance: an alert of a 太原 enterprise is applied
@@ -350,7 +347,7 @@ def test_a_city_token_is_refused_another_citys_alert_and_forwards_its_own(
                 conn, "pump", f"strategy:{code}", "alarm", {"equipment": "P-1"}, "机泵振动报警",
                 enterprise_id=registers.resolve(conn, "enterprise", code),
             )  # fmt: skip
-        _drain(conn, pusher)
+        drain(conn, pusher)
     finally:
         pusher.enable_feeds(conn, False)
         with psycopg.connect(province.db_url, autocommit=True) as up:

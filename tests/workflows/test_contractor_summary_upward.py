@@ -14,11 +14,9 @@ from psycopg.types.json import Jsonb
 
 from hazwatch import registers
 from hazwatch.registers import Actor
-from hazwatch.settings import Settings
+from tests.workflows.conftest import Instance, Link, drain
 from tests.workflows.contractors.site import credit_code
-from tests.workflows.test_upward import Instance, _drain, link, province  # noqa: F401 (fixtures)
 from workflows.contractors import summary_feed as sf
-from workflows.upward import Pusher
 
 ACTOR = Actor(None, "test")
 ROW = (
@@ -45,11 +43,10 @@ def _violation(conn: psycopg.Connection, company: int, at: datetime) -> None:
 def test_summaries_arrive_once_latest_revision_wins_and_are_forwarded(
     conn: psycopg.Connection,
     db_url: str,
-    province: Instance,  # noqa: F811
-    link: tuple[Settings, Pusher, str, str],  # noqa: F811
+    province: Instance,
+    link: Link,
 ) -> None:
-    _, pusher, code, _ = link
-    ent = registers.resolve(conn, "enterprise", code)
+    pusher, code, ent = link.pusher, link.code, link.ent
     company = registers.insert(
         conn, ACTOR, "company",
         {"enterprise_id": ent, "name": f"晋建安装-{uuid.uuid4().hex[:6]}",
@@ -62,7 +59,7 @@ def test_summaries_arrive_once_latest_revision_wins_and_are_forwarded(
         up.execute("UPDATE exchange.feed SET enabled = true WHERE kind = 'contractor_summary'")
 
     assert sf.refresh(conn, ent, day, final=False) == 1
-    assert _drain(conn, pusher) >= 1
+    assert drain(conn, pusher) >= 1
     local = _rows(db_url, ROW, code, day)
     assert [r[:4] for r in local] == [(1, False, 1, 1)]
     assert _rows(province.db_url, ROW, code, day) == local  # same figures, companies, breakdown
@@ -70,7 +67,7 @@ def test_summaries_arrive_once_latest_revision_wins_and_are_forwarded(
     _violation(conn, company, now - timedelta(seconds=1))
     assert sf.refresh(conn, ent, day, final=False) == 2
     assert sf.refresh(conn, ent, day, final=False) is None  # unchanged: nothing new queued
-    _drain(conn, pusher)
+    drain(conn, pusher)
     assert [r[:3] for r in _rows(province.db_url, ROW, code, day)] == [(2, False, 2)]
 
     # Answers lost on the way back: both revisions go again and count as duplicates.
@@ -88,11 +85,11 @@ def test_summaries_arrive_once_latest_revision_wins_and_are_forwarded(
         "INSERT INTO exchange.outbox (kind, key, data) VALUES ('contractor_summary', %s, %s)",
         (f"{code}|contractor|{day}|r1-late", Jsonb({**first, "key": f"{code}|late"})),
     )
-    _drain(conn, pusher)
+    drain(conn, pusher)
     assert [r[:3] for r in _rows(province.db_url, ROW, code, day)] == [(2, False, 2)]
 
     assert sf.refresh(conn, ent, day, final=True) == 3  # the day ended
-    _drain(conn, pusher)
+    drain(conn, pusher)
     assert [r[:3] for r in _rows(province.db_url, ROW, code, day)] == [(3, True, 2)]
     rejected = _rows(
         db_url,
@@ -120,11 +117,10 @@ def test_summaries_arrive_once_latest_revision_wins_and_are_forwarded(
 
 def test_malformed_and_personal_items_are_refused_with_the_reason(
     conn: psycopg.Connection,
-    province: Instance,  # noqa: F811
-    link: tuple[Settings, Pusher, str, str],  # noqa: F811
+    province: Instance,
+    link: Link,
 ) -> None:
-    _, pusher, code, name = link
-    ent = registers.resolve(conn, "enterprise", code)
+    pusher, code, name, ent = link.pusher, link.code, link.name, link.ent
     day = datetime.now(sf.TZ).date()
     good = sf.payload(sf.compute(conn, ent, day), 1, False, datetime.now(sf.TZ))
     base = {"enterprise_code": code, "enterprise_name": name, **good}
@@ -140,7 +136,7 @@ def test_malformed_and_personal_items_are_refused_with_the_reason(
             "INSERT INTO exchange.outbox (kind, key, data) VALUES ('contractor_summary', %s, %s)",
             (f"{code}|contractor|bad-{what}", Jsonb({**data, "key": f"{code}|bad-{what}"})),
         )
-    _drain(conn, pusher)
+    drain(conn, pusher)
     errors = dict(
         conn.execute(
             "SELECT split_part(key, '|bad-', 2), last_error FROM exchange.outbox"

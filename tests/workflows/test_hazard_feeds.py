@@ -14,17 +14,15 @@ import pytest
 from analytics.alarms.build import build
 from hazwatch import registers
 from hazwatch.registers import Actor
-from hazwatch.rollups.catalog import ALARM_1D, ALARM_1H, ALARM_10M
+from hazwatch.rollups.catalog import ALARM_ROLLUPS
 from hazwatch.rollups.engine import refresh
-from hazwatch.settings import Settings
 from tests.workflows.alerting_servers import http_receiver, make_user, smtp_server
-from tests.workflows.test_upward import Instance, _drain, link, province  # noqa: F401 (fixtures)
+from tests.workflows.conftest import Instance, Link, drain
 from workflows import alert_config
 from workflows import hazard_feeds as hf
 from workflows import hazard_units as hu
 from workflows.delivery import deliver_due
 from workflows.reviewed_notify import notify_reviewed_alarm, regulator_group_code
-from workflows.upward import Pusher
 
 ACTOR = Actor(None, "test")
 
@@ -73,10 +71,10 @@ FRESH = (
 def test_states_kpis_and_freshness_arrive_exactly_once(
     conn: psycopg.Connection,
     db_url: str,
-    province: Instance,  # noqa: F811
-    link: tuple[Settings, Pusher, str, str],  # noqa: F811
+    province: Instance,
+    link: Link,
 ) -> None:
-    _, pusher, code, _ = link
+    pusher, code = link.pusher, link.code
     ent, unit, lel = _setup_unit(conn, code)
     now = datetime.now(UTC).replace(microsecond=0)
     gnd = conn.execute("SELECT id FROM registry.tag WHERE enterprise_id = %s AND name = %s",
@@ -99,13 +97,13 @@ def test_states_kpis_and_freshness_arrive_exactly_once(
     build(conn)
     # As the scheduler does between building records and the daily KPIs: other tests of the
     # session may have moved the alarm rollups' watermark past these records' buckets.
-    for rollup in (ALARM_10M, ALARM_1H, ALARM_1D):
+    for rollup in ALARM_ROLLUPS:
         refresh(conn, rollup)
     hf.kpi_daily_job(conn, now)
     last_hour = now.replace(minute=0, second=0) - timedelta(hours=1)
     _sample(conn, lel, 1.0, last_hour + timedelta(minutes=5))
     hf.freshness_job(conn, now)
-    assert _drain(conn, pusher) >= 3
+    assert drain(conn, pusher) >= 3
 
     province.stop()
     later = now + timedelta(seconds=40)
@@ -116,7 +114,7 @@ def test_states_kpis_and_freshness_arrive_exactly_once(
     assert res.error is not None and res.pending >= 1
     province.start()
     conn.execute("UPDATE exchange.outbox SET next_attempt_at = now() WHERE sent_at IS NULL")
-    _drain(conn, pusher)
+    drain(conn, pusher)
     # An answer lost on the way back: the same items again count as duplicates.
     conn.execute(
         "UPDATE exchange.outbox SET sent_at = NULL WHERE kind IN ('hazard_state', 'kpi_daily',"
@@ -154,10 +152,10 @@ def test_states_kpis_and_freshness_arrive_exactly_once(
 
 def test_malformed_items_are_refused_with_the_reason(
     conn: psycopg.Connection,
-    province: Instance,  # noqa: F811
-    link: tuple[Settings, Pusher, str, str],  # noqa: F811
+    province: Instance,
+    link: Link,
 ) -> None:
-    _, pusher, code, name = link
+    pusher, code, name = link.pusher, link.code, link.name
     base = {"enterprise_code": code, "enterprise_name": name}
     bad = {
         "hazard_state": {**base, "unit_code": "X", "time": "2026-11-01T08:00:00+08:00",
@@ -170,7 +168,7 @@ def test_malformed_items_are_refused_with_the_reason(
             "INSERT INTO exchange.outbox (kind, key, data) VALUES (%s, %s, %s)",
             (kind, f"{code}|bad|{uuid.uuid4().hex}", psycopg.types.json.Jsonb(data)),
         )
-    _drain(conn, pusher)
+    drain(conn, pusher)
     errors = dict(
         conn.execute(
             "SELECT kind, last_error FROM exchange.outbox WHERE rejected_at IS NOT NULL"

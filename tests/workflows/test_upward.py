@@ -5,116 +5,24 @@ behind a real ``hazwatch serve``, stopped and restarted in the middle."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from hazwatch import registers
-from hazwatch.db.scratch import migrated_database
 from hazwatch.registers import Actor
-from hazwatch.settings import Settings, load_settings
+from hazwatch.settings import Settings
 from hazwatch.tokens import create_token
-from tests.conftest import find_free_port, run_cli
+from tests.workflows.conftest import Instance, Link, drain, register_enterprise
 from workflows.upward import Pusher, backoff, outbox_status, retry_rejected
 from workflows.upward_protocol import PATH, Item, encode_batch, sign_headers
 
 ACTOR = Actor(None, "test")
-
-
-class Instance:
-    """``hazwatch serve`` on a fixed port, restartable (the upstream outage)."""
-
-    def __init__(self, db_url: str, home: Path) -> None:
-        self.db_url, self.home, self.port = db_url, home, find_free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HAZWATCH_")}
-        env.update({"HAZWATCH_DATABASE_URL": self.db_url, "HAZWATCH_HOME": str(self.home)})
-        exe = Path(sys.executable).parent / "hazwatch"
-        with (self.home / "serve.log").open("a") as log:
-            self.proc = subprocess.Popen(
-                [str(exe), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/health", timeout=5):  # noqa: S310
-                    return
-            except (urllib.error.URLError, ConnectionError):
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((self.home / "serve.log").read_text()) from None
-                time.sleep(0.2)
-
-    def stop(self) -> None:
-        assert self.proc is not None
-        self.proc.terminate()
-        self.proc.wait(timeout=20)
-        self.proc = None
-
-
-@pytest.fixture(scope="module")
-def province(admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    with migrated_database(admin_url, "hw_province") as url:
-        inst = Instance(url, tmp_path_factory.mktemp("province"))
-        inst.start()
-        try:
-            yield inst
-        finally:
-            if inst.proc is not None:
-                inst.stop()
-        log = (inst.home / "serve.log").read_text()
-        assert "Traceback" not in log, log
-
-
-def _enterprise(conn: psycopg.Connection, code: str, name: str) -> int:
-    region = registers.resolve(conn, "region", "太原市")
-    return registers.insert(
-        conn, ACTOR, "enterprise", {"code": code, "name": name, "region_id": region}
-    )
-
-
-@pytest.fixture
-def link(
-    conn: psycopg.Connection, province: Instance, tmp_path: Path
-) -> Iterator[tuple[Settings, Pusher, str, str]]:
-    """One enterprise known at both levels, an exchange token + trusted key at the province,
-    and a pusher at the enterprise. Yields (settings, pusher, enterprise code, name)."""
-    code = "91140100" + uuid.uuid4().hex[:10].upper()
-    name = f"上行测试企业-{code[-6:]}"
-    _enterprise(conn, code, name)
-    with psycopg.connect(province.db_url, autocommit=True) as up:
-        _enterprise(up, code, name)
-        token = create_token(up, ACTOR, f"ent-{code}", "exchange", enterprise=code)
-    settings = load_settings(
-        home=tmp_path,
-        upstream={"url": province.url, "token": token},
-    )
-    pusher = Pusher.from_settings(settings)
-    key = run_cli("exchange", "key", env={"HAZWATCH_HOME": str(tmp_path)})
-    assert key.returncode == 0, key.stderr
-    trusted = run_cli(
-        "exchange", "trust", "--token", f"ent-{code}", "--public-key", key.stdout.strip(),
-        env={"HAZWATCH_DATABASE_URL": province.db_url},
-    )  # fmt: skip
-    assert trusted.returncode == 0, trusted.stderr
-    pusher.enable_feeds(conn)
-    yield settings, pusher, code, name
-    pusher.enable_feeds(conn, False)
 
 
 def _tag(conn: psycopg.Connection, enterprise_code: str, name: str) -> int:
@@ -141,27 +49,17 @@ def _events_at(db_url: str, enterprise_code: str) -> list[tuple[datetime, float]
         ).fetchall()
 
 
-def _drain(conn: psycopg.Connection, pusher: Pusher) -> int:
-    sent = 0
-    while True:
-        res = pusher.push_once(conn)
-        assert res.error is None, res.error
-        sent += res.sent
-        if res.sent + res.rejected == 0:
-            return sent
-
-
 def test_alarms_arrive_exactly_once_across_an_upstream_outage(
     conn: psycopg.Connection,
     db_url: str,
     province: Instance,
-    link: tuple[Settings, Pusher, str, str],
+    link: Link,
 ) -> None:
-    _, pusher, code, _ = link
+    pusher, code = link.pusher, link.code
     tag = _tag(conn, code, "TI-101")
     t0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
     _alarms(conn, tag, t0, 30)
-    assert _drain(conn, pusher) == 30
+    assert drain(conn, pusher) == 30
 
     province.stop()
     _alarms(conn, tag, t0 + timedelta(minutes=5), 20)
@@ -178,7 +76,7 @@ def test_alarms_arrive_exactly_once_across_an_upstream_outage(
     province.start()
     # The restart is noticed at the next due time; make it due now instead of waiting.
     conn.execute("UPDATE exchange.outbox SET next_attempt_at = now() WHERE sent_at IS NULL")
-    assert _drain(conn, pusher) == 20
+    assert drain(conn, pusher) == 20
 
     # An answer lost after the upstream stored the batch: the same items go again.
     conn.execute(
@@ -196,16 +94,16 @@ def test_alarms_arrive_exactly_once_across_an_upstream_outage(
 
 
 def test_out_of_scope_items_are_rejected_with_the_reason_and_can_be_retried(
-    conn: psycopg.Connection, province: Instance, link: tuple[Settings, Pusher, str, str]
+    conn: psycopg.Connection, province: Instance, link: Link
 ) -> None:
-    _, pusher, code, _ = link
+    pusher, code = link.pusher, link.code
     other_code = "91140100" + uuid.uuid4().hex[:10].upper()
-    _enterprise(conn, other_code, f"另一企业-{other_code[-6:]}")
+    register_enterprise(conn, other_code, f"另一企业-{other_code[-6:]}")
     ours, theirs = _tag(conn, code, "PI-201"), _tag(conn, other_code, "PI-202")
     t0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
     _alarms(conn, ours, t0, 3)
     _alarms(conn, theirs, t0, 2)
-    _drain(conn, pusher)
+    drain(conn, pusher)
     rejected = conn.execute(
         "SELECT last_error FROM exchange.outbox WHERE rejected_at IS NOT NULL"
         " AND data->>'enterprise_code' = %s",
@@ -219,9 +117,9 @@ def test_out_of_scope_items_are_rejected_with_the_reason_and_can_be_retried(
 
     # Registered upstream now, but the token is of the first enterprise: still refused.
     with psycopg.connect(province.db_url, autocommit=True) as up:
-        _enterprise(up, other_code, f"另一企业-{other_code[-6:]}")
+        register_enterprise(up, other_code, f"另一企业-{other_code[-6:]}")
     assert retry_rejected(conn, "alarm_event") >= 2
-    _drain(conn, pusher)
+    drain(conn, pusher)
     errors = conn.execute(
         "SELECT last_error FROM exchange.outbox WHERE data->>'enterprise_code' = %s",
         (other_code,),
@@ -240,9 +138,9 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str
 
 
 def test_receiver_refuses_forged_unsigned_and_foreign_batches(
-    conn: psycopg.Connection, province: Instance, link: tuple[Settings, Pusher, str, str]
+    conn: psycopg.Connection, province: Instance, link: Link
 ) -> None:
-    _, pusher, code, _ = link
+    pusher, code = link.pusher, link.code
     body = encode_batch({"instance": "x"}, [Item(1, "alarm_event", f"{code}|T|x|ALM|", {})])
     auth = {"Authorization": f"Bearer {pusher.token}", "Content-Type": "application/json"}
     signed = sign_headers(pusher.key, body, now=time.time())
@@ -300,14 +198,14 @@ def test_events_written_by_the_collectors_writer_are_queued(
     conn: psycopg.Connection,
     settings: Settings,
     tmp_path: Path,
-    link: tuple[Settings, Pusher, str, str],
+    link: Link,
 ) -> None:
     """The collectors' batched COPY path (stage + merge) fires the enqueue trigger too, and a
     replayed batch (store-and-forward after an outage) queues nothing twice."""
     from ingest.types import AlarmEvent
     from ingest.writer import Writer
 
-    _, _, code, _ = link
+    code = link.code
     tag = _tag(conn, code, "FI-301")
     t0 = datetime(2026, 11, 4, 8, 0, tzinfo=UTC)
     events = [

@@ -37,7 +37,8 @@ from psycopg.types.json import Jsonb
 
 from hazwatch.errors import HazwatchError
 from workflows.contractors.exchange_json import CATEGORIES
-from workflows.hazard_feeds import TZ, _forward, _origin, _queue, _ts, day_bounds
+from workflows.feed_items import aware_time, forward, origin_of, queue
+from workflows.hazard_feeds import TZ, day_bounds
 
 if TYPE_CHECKING:
     from hazwatch.scheduler import Job
@@ -465,7 +466,7 @@ def refresh(
                 return None
         revision = (before[0] if before else 0) + 1
         store(conn, summary, revision, final, now)
-        _queue(conn, KIND, _origin(conn, enterprise_id),
+        queue(conn, KIND, origin_of(conn, enterprise_id),
                f"contractor|{day.isoformat()}|r{revision}",
                payload(summary, revision, final, now))  # fmt: skip
     return revision
@@ -566,7 +567,7 @@ def parse(data: Mapping[str, Any], enterprise_id: int) -> tuple[Summary, int, bo
     final = data.get("final")
     if not isinstance(final, bool):
         raise _reject(f"final must be true or false, not {final!r:.20}")
-    computed_at = _ts(data.get("computed_at"), "computed_at")
+    computed_at = aware_time(data.get("computed_at"), "computed_at")
     figs = data.get("figures")
     if not isinstance(figs, Mapping):
         raise _reject("figures must be an object")
@@ -654,4 +655,4 @@ def apply_contractor_summary(
             store(conn, summary, revision, final, computed_at)
     except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
         raise _reject(f"refused by the database: {exc.diag.message_primary}") from None
-    _forward(conn, KIND, data)
+    forward(conn, KIND, data)

@@ -19,7 +19,7 @@ from analytics.alarms.kpis import (
     window_kpis,
 )
 from analytics.alarms.queries import Filters, load_records
-from hazwatch.rollups.catalog import ALARM_1D, ALARM_1H, ALARM_10M
+from hazwatch.rollups.catalog import ALARM_ROLLUPS
 from hazwatch.rollups.engine import refresh
 from tests.analytics.alarms.kpi_fixtures import T0, at, make_plant, write_events
 from tests.conftest import run_cli
@@ -79,7 +79,7 @@ def test_hand_computed_kpis_through_the_cli(conn: psycopg.Connection, db_url: st
     assert built.returncode == 0 and "written" in built.stdout, built.stderr
     conn.execute("UPDATE alarm.record SET excluded = true WHERE tag_id = %s",
                  (plant.tags["X-1"],))  # fmt: skip
-    for rollup in (ALARM_10M, ALARM_1H, ALARM_1D):
+    for rollup in ALARM_ROLLUPS:
         refresh(conn, rollup)
     window = ["--from", T0.isoformat(), "--to", (T0 + 2 * DAY).isoformat()]
 
@@ -159,7 +159,7 @@ def test_rollup_kpis_equal_record_kpis(conn: psycopg.Connection) -> None:
     first = [e for e in log if e[1] < 1.5 * 86400]
     write_events(conn, plant, first)
     build(conn, now=T0 + timedelta(days=1.5))
-    for rollup in (ALARM_10M, ALARM_1H, ALARM_1D):
+    for rollup in ALARM_ROLLUPS:
         refresh(conn, rollup, now=T0 + timedelta(days=1.4))
     write_events(conn, plant, [e for e in log if e[1] >= 1.5 * 86400])
     build(conn, now=T0 + timedelta(days=4))
@@ -167,7 +167,7 @@ def test_rollup_kpis_equal_record_kpis(conn: psycopg.Connection) -> None:
         "UPDATE alarm.record SET excluded = true WHERE tag_id = %s AND raised < %s",
         (plant.tags["T-2"], T0 + DAY),
     )
-    for rollup in (ALARM_10M, ALARM_1H, ALARM_1D):
+    for rollup in ALARM_ROLLUPS:
         refresh(conn, rollup, now=T0 + timedelta(days=2.2))
 
     now = T0 + timedelta(days=5)
