@@ -120,6 +120,40 @@ def test_control_texts_and_unchecked_processes(conn: psycopg.Connection) -> None
         assert rows[pid] == (None, None, None), pid
 
 
+def _point_on(
+    conn: psycopg.Connection, process_id: int, parameter: str, enterprise: str
+) -> tuple[dict[str, int], int]:
+    """A hazard point of a new enterprise's unit on ``parameter`` of ``process_id``; returns
+    the process's parameter ids by name as they were before the migration under test, and the
+    point's tag id."""
+    old = dict(
+        conn.execute(
+            "SELECT name, id FROM registry.process_parameter WHERE process_id = %s",
+            (process_id,),
+        ).fetchall()
+    )
+    region = conn.execute("SELECT id FROM registry.region LIMIT 1").fetchone()
+    assert region is not None
+    ent = conn.execute(
+        "INSERT INTO registry.enterprise (name, region_id) VALUES (%s, %s) RETURNING id",
+        (enterprise, region[0]),
+    ).fetchone()[0]  # type: ignore[index]
+    unit = conn.execute(
+        "INSERT INTO registry.unit (enterprise_id, code, name) VALUES (%s, 'U-1', %s) RETURNING id",
+        (ent, enterprise),
+    ).fetchone()[0]  # type: ignore[index]
+    tag = conn.execute(
+        "INSERT INTO registry.tag (enterprise_id, name) VALUES (%s, 'AI-KEY-1') RETURNING id",
+        (ent,),
+    ).fetchone()[0]  # type: ignore[index]
+    conn.execute(
+        "INSERT INTO registry.hazard_point (unit_id, tag_id, role, parameter_id)"
+        " VALUES (%s, %s, 'key_parameter', %s)",
+        (unit, tag, old[parameter]),
+    )
+    return old, tag
+
+
 def test_renames_keep_the_points_that_use_them(admin_url: str) -> None:
     """A hazard point on a renamed parameter keeps it (same id, new name); a name an
     administrator already corrected by hand is left alone, the migration does not fail."""
@@ -127,33 +161,7 @@ def test_renames_keep_the_points_that_use_them(admin_url: str) -> None:
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn, SQL_DIR, target=23)
-            old = dict(
-                conn.execute(
-                    "SELECT name, id FROM registry.process_parameter WHERE process_id = 1"
-                ).fetchall()
-            )
-            region = conn.execute("SELECT id FROM registry.region LIMIT 1").fetchone()
-            assert region is not None
-            ent = conn.execute(
-                "INSERT INTO registry.enterprise (name, region_id) VALUES ('参数迁移', %s)"
-                " RETURNING id",
-                (region[0],),
-            ).fetchone()[0]  # type: ignore[index]
-            unit = conn.execute(
-                "INSERT INTO registry.unit (enterprise_id, code, name) VALUES (%s, 'P-1', '光气')"
-                " RETURNING id",
-                (ent,),
-            ).fetchone()[0]  # type: ignore[index]
-            tag = conn.execute(
-                "INSERT INTO registry.tag (enterprise_id, name) VALUES (%s, 'AI-CO-H2O')"
-                " RETURNING id",
-                (ent,),
-            ).fetchone()[0]  # type: ignore[index]
-            conn.execute(
-                "INSERT INTO registry.hazard_point (unit_id, tag_id, role, parameter_id)"
-                " VALUES (%s, %s, 'key_parameter', %s)",
-                (unit, tag, old["一氧化碳含量"]),
-            )
+            old, tag = _point_on(conn, 1, "一氧化碳含量", "参数迁移")
             # An administrator already added the corrected chlorine row by hand.
             conn.execute(
                 "INSERT INTO registry.process_parameter (process_id, ord, name)"
@@ -198,33 +206,7 @@ def test_0027_renames_keep_points_and_fill_gaps(admin_url: str) -> None:
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn, SQL_DIR, target=26)
-            old = dict(
-                conn.execute(
-                    "SELECT name, id FROM registry.process_parameter WHERE process_id = 12"
-                ).fetchall()
-            )
-            region = conn.execute("SELECT id FROM registry.region LIMIT 1").fetchone()
-            assert region is not None
-            ent = conn.execute(
-                "INSERT INTO registry.enterprise (name, region_id) VALUES ('胺化迁移', %s)"
-                " RETURNING id",
-                (region[0],),
-            ).fetchone()[0]  # type: ignore[index]
-            unit = conn.execute(
-                "INSERT INTO registry.unit (enterprise_id, code, name) VALUES (%s, 'A-1', '胺化')"
-                " RETURNING id",
-                (ent,),
-            ).fetchone()[0]  # type: ignore[index]
-            tag = conn.execute(
-                "INSERT INTO registry.tag (enterprise_id, name) VALUES (%s, 'SI-AM-1')"
-                " RETURNING id",
-                (ent,),
-            ).fetchone()[0]  # type: ignore[index]
-            conn.execute(
-                "INSERT INTO registry.hazard_point (unit_id, tag_id, role, parameter_id)"
-                " VALUES (%s, %s, 'key_parameter', %s)",
-                (unit, tag, old["胺基化反应釜搅拌速率"]),
-            )
+            old, tag = _point_on(conn, 12, "胺基化反应釜搅拌速率", "胺化迁移")
             # An administrator renamed the 磺化 stirring row to a wording of their own and
             # entered a requirements text for 磺化 by hand.
             conn.execute(
