@@ -24,6 +24,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -250,6 +251,13 @@ def db_pool() -> Any:
     from dashboards.server import resources
 
     return resources(current_app).pool
+
+
+def app_home() -> Path:
+    """The serving instance's home (attachments, vault key, models): ``app_home() / "var"``."""
+    from dashboards.server import resources
+
+    return resources(current_app).settings.home
 
 
 def _guard() -> Response | None:

@@ -271,9 +271,10 @@ def load_units(
     out = []
     for r in rows:
         pts = points.get(r[0], [])
-        for p in pts:
-            p.state = point_state(p.point(now))
-        state = unit_state([p.point(now) for p in pts])
+        derived = [p.point(now) for p in pts]
+        for p, d in zip(pts, derived, strict=True):
+            p.state = point_state(d)
+        state = unit_state(derived)
         out.append(
             UnitView(
                 id=r[0],

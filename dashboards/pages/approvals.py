@@ -20,7 +20,7 @@ from typing import Any
 import dash
 import psycopg
 from dash import ALL, Input, Output, State, ctx, dcc, html
-from flask import Response, abort, current_app
+from flask import Response, abort
 from psycopg import sql
 
 from dashboards import auth, i18n
@@ -122,12 +122,6 @@ i18n.register(
 
 
 # -- helpers --------------------------------------------------------------------------------------
-
-
-def _home() -> Path:
-    from dashboards.server import resources
-
-    return resources(current_app).settings.home
 
 
 def _state_label(state: str) -> str:
@@ -575,7 +569,7 @@ def attachment_view(attachment_id: int) -> Response:
             abort(404)
         if not approvals.can_view(conn, user.id, meta["instance_id"]):
             abort(403)
-    path = approval_files.path_of(_home(), meta["sha256"])
+    path = approval_files.path_of(auth.app_home(), meta["sha256"])
     if not path.is_file():
         abort(404)
     from urllib.parse import quote
@@ -639,7 +633,7 @@ def register(app: dash.Dash) -> None:
                     value_at(filenames, upload_ids, "iid", iid),
                 )
                 state = approvals.act(
-                    conn, actor, iid, action, comment, attachments=files, home=_home()
+                    conn, actor, iid, action, comment, attachments=files, home=auth.app_home()
                 )
             msg = message(i18n.t("appr.done", id=iid, state=_state_label(state)), True, "appr-done")
         except ApprovalError as exc:

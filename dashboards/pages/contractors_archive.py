@@ -25,7 +25,6 @@ from flask import Response, abort
 from dashboards import auth, i18n, registers_io
 from dashboards.components import grid
 from dashboards.layout import forbidden, register_page
-from dashboards.pages.contractors_common import home
 from dashboards.register_specs import RegisterSpec, can_add_delete
 from hazwatch.errors import HazwatchError
 from workflows import approval_files
@@ -268,7 +267,7 @@ def attachment_view(attachment_id: int) -> Response:
         meta = attachments_ui.readable(conn, user, attachment_id)
     if meta is None:
         abort(404)
-    path = approval_files.path_of(home(), meta["sha256"])
+    path = approval_files.path_of(auth.app_home(), meta["sha256"])
     if not path.is_file():
         abort(404)
     data = path.read_bytes()
@@ -353,7 +352,7 @@ def register(app: dash.Dash) -> None:
                 target = attachments_ui.visible_target(conn, user, str(key), row_id)
                 if target is None:
                     raise HazwatchError(i18n.t("reg.err.scope"))
-                attachments_ui.upload(conn, user, target, name, data, home=home())
+                attachments_ui.upload(conn, user, target, name, data, home=auth.app_home())
                 rows = attachments_ui.attachments(conn, user, target)
         except (HazwatchError, IndexError, ValueError) as exc:
             msg = html.Div(i18n.t("cx.refused", error=str(exc)), className="hw-error cx-error")
@@ -386,7 +385,7 @@ def register(app: dash.Dash) -> None:
                     conn,
                     user,
                     table.rows,
-                    home=home(),
+                    home=auth.app_home(),
                     valid_only=mode == "valid",
                     file_errors=table.errors,
                 )
@@ -450,7 +449,7 @@ def register(app: dash.Dash) -> None:
             if found is None:
                 return i18n.t("reg.err.scope")
             try:
-                number = Vault.at(home()).open(found[1])
+                number = Vault.at(auth.app_home()).open(found[1])
             except PiiError:
                 return i18n.t("cxa.reveal.none")
             _log_pii_read(conn, user, target.entity_id)

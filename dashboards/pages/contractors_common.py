@@ -1,14 +1,12 @@
-"""Helpers shared by the contractor pages: strings, the signed-in contractor's company, the
-settings home (PII key, attachments), status labels."""
+"""Helpers shared by the contractor pages: strings, the signed-in contractor's company,
+status labels (the settings home is ``auth.app_home()``)."""
 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import dash
-from flask import current_app
 
 from dashboards import auth, i18n
 from hazwatch.registers import Actor
@@ -45,12 +43,6 @@ i18n.register(
     | {f"cx.ptype.{k}": {"zh": zh, "en": en} for k, (zh, en) in PERSON_TYPES.items()}
     | {f"cx.ekind.{k}": {"zh": zh, "en": en} for k, (zh, en) in EQUIPMENT_KINDS.items()}
 )
-
-
-def home() -> Path:
-    from dashboards.server import resources
-
-    return resources(current_app).settings.home
 
 
 def contractor() -> tuple[Any, Actor, int]:

@@ -22,7 +22,6 @@ from dashboards.pages.contractors_common import (
     EQUIPMENT_KINDS,
     PERSON_TYPES,
     contractor,
-    home,
     parse_date,
 )
 from hazwatch.errors import HazwatchError
@@ -401,7 +400,9 @@ def register(app: dash.Dash) -> None:
                 medical_check_on=parse_date(med, i18n.t("cx.p.med")),
             )
             with auth.db_pool().connection() as conn:
-                pid, _eid = archive.register_person(conn, actor, company_id, person, home=home())
+                pid, _eid = archive.register_person(
+                    conn, actor, company_id, person, home=auth.app_home()
+                )
                 code = conn.execute(
                     "SELECT person_code FROM contractor.person WHERE id = %s", (pid,)
                 ).fetchone()

@@ -17,7 +17,6 @@ from psycopg import sql
 from dashboards import auth, i18n, registers_io
 from dashboards.layout import register_page
 from dashboards.pages.contractors_archive import report_table, screen
-from dashboards.pages.contractors_common import home
 from dashboards.register_specs import SPECS, can_add_delete
 from hazwatch.errors import HazwatchError
 from hazwatch.registers import Actor
@@ -174,7 +173,7 @@ def _import(kind: str, contents: str | None, name: str | None, target: Any, mode
                 )
             else:
                 report = training_import.import_training(
-                    conn, actor, company_id=int(target), data=data, home=home(),
+                    conn, actor, company_id=int(target), data=data, home=auth.app_home(),
                     all_or_nothing=strict,
                 )  # fmt: skip
     except (HazwatchError, IndexError, ValueError) as exc:

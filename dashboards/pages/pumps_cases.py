@@ -111,13 +111,10 @@ def results(user: auth.WebUser, text: str | None, fault: str | None) -> html.Div
 
 def model_card(conn: Any, ents: list[int] | None) -> html.Div:
     """P9: the classifier in force (version, held-out scores) and what could retrain it."""
-    from flask import current_app
-
     from analytics.vibration.diagnosis import current_model
-    from dashboards.server import resources
 
     t = i18n.t
-    model = current_model(resources(current_app).settings.home)
+    model = current_model(auth.app_home())
     if model is None:
         lines = [t("pumpc.model_none")]
     else:
